@@ -1,0 +1,87 @@
+// Every setting the service reads from the environment, validated once at start.
+// Defaults here are the documented ones (README "Configuration").
+import { z } from 'zod';
+
+const seconds = (def: number) => z.coerce.number().positive().default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const configSchema = z.object({
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key the service writes (BullMQ's and its own). */
+  KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('turdify'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  /** Base of absolute URLs the service hands out (result links); derived from the request when unset. */
+  PUBLIC_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(20 * 1024 * 1024),
+  MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
+  /** How long an accepted upload may wait for a worker before it expires. */
+  INPUT_TTL_SECONDS: seconds(3600),
+  /** How long a result image (and the job record) is kept after the job ends. */
+  RESULT_TTL_SECONDS: seconds(86400),
+  /** Bound on POST /turdify/ (the synchronous call) before it answers 504. */
+  SYNC_TIMEOUT_SECONDS: seconds(60),
+  SHUTDOWN_TIMEOUT_SECONDS: seconds(30),
+
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  /** A job taking longer than this fails with code "timeout". */
+  JOB_TIMEOUT_SECONDS: seconds(120),
+  /** Attempts for transient failures (Redis hiccups); bad images are never retried. */
+  JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  JOB_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
+
+  /** Face detector: SSD MobileNet v1 (accurate) or TinyFaceDetector (fast, misses small faces). */
+  DETECTOR: z.enum(['ssd', 'tiny']).default('ssd'),
+  /** Longest side of the downscaled copy the detector sees. */
+  DETECT_MAX_SIDE: z.coerce.number().int().min(128).max(4096).default(1024),
+  TINY_INPUT_SIZE: z.coerce
+    .number()
+    .int()
+    .refine((n) => n % 32 === 0 && n >= 128 && n <= 1024, 'must be a multiple of 32 in 128..1024')
+    .default(416),
+  /** Default minimum detection score when a request gives no min_confidence. */
+  MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.5),
+  /** TensorFlow.js backend: auto = tfjs-node when it loads, else WebAssembly. */
+  TF_BACKEND: z.enum(['auto', 'tfjs-node', 'wasm']).default('auto'),
+  /** How often a worker refreshes its entry in the fleet registry. */
+  WORKER_HEARTBEAT_SECONDS: seconds(5),
+  /** Accept "true" to let npm start spawn a private redis-server when none answers. */
+  START_PRIVATE_REDIS: bool(true),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const parsed = configSchema.safeParse(picked);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,71 @@
+// What travels through the queue: the job's data (no image bytes: those sit in the image store)
+// and what a worker returns. Validated at the API edge, trusted inside.
+import { randomUUID } from 'node:crypto';
+
+export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** Input formats accepted (decided from the bytes, never from the declared type). */
+export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif'] as const;
+export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+export const CONTENT_TYPES: Record<OutputFormat, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+};
+
+export interface JobOptions {
+  /** A name from the emoji catalogue (GET /emojis). */
+  emoji: string;
+  format: OutputFormat;
+  /** Detections scoring below this are ignored. */
+  minConfidence: number;
+}
+
+export interface TurdifyJobData {
+  /** Schema version of this record, for rolling upgrades of workers. */
+  v: 1;
+  options: JobOptions;
+  input: {
+    format: InputFormat;
+    bytes: number;
+    /** As displayed: EXIF orientation already applied. */
+    width: number;
+    height: number;
+  };
+  /** Epoch ms when the API accepted the upload. */
+  submittedAt: number;
+}
+
+/** A face in the output image's pixel coordinates (EXIF orientation applied). */
+export interface FaceBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  score: number;
+}
+
+export interface TurdifyJobResult {
+  faces: FaceBox[];
+  result: {
+    format: OutputFormat;
+    contentType: string;
+    bytes: number;
+    width: number;
+    height: number;
+    /** Strong ETag of the result bytes (quoted, as sent in the header). */
+    etag: string;
+  };
+  /** Milliseconds per pipeline stage. */
+  timings: Record<string, number>;
+  /** TensorFlow.js backend and detector that produced the faces. */
+  backend: string;
+  detector: string;
+  worker: { host: string; pid: number };
+}
+
+/** Job ids are random UUIDs (122 random bits): unguessable, and the BullMQ job id itself. */
+export const newJobId = (): string => randomUUID();
+export const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -1,0 +1,22 @@
+// The Redis key layout, in one place. BullMQ owns `${prefix}:${QUEUE_NAME}:*`;
+// the service's own keys sit beside it under the same prefix.
+export const QUEUE_NAME = 'jobs';
+
+export function redisKeys(prefix: string) {
+  return {
+    /** Uploaded image bytes, deleted once processed; TTL INPUT_TTL_SECONDS. */
+    input: (jobId: string) => `${prefix}:input:${jobId}`,
+    /** Result image bytes; TTL RESULT_TTL_SECONDS. */
+    result: (jobId: string) => `${prefix}:result:${jobId}`,
+    /** Set by DELETE on a job that is running, so the worker discards its result. */
+    cancelled: (jobId: string) => `${prefix}:cancelled:${jobId}`,
+    /** One hash per live worker process, refreshed by its heartbeat; expires when it stops. */
+    worker: (workerId: string) => `${prefix}:worker:${workerId}`,
+    workerPattern: `${prefix}:worker:*`,
+    /** BullMQ's hash for one job (the job record). */
+    bullJob: (jobId: string) => `${prefix}:${QUEUE_NAME}:${jobId}`,
+    bullJobLogs: (jobId: string) => `${prefix}:${QUEUE_NAME}:${jobId}:logs`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -1,0 +1,109 @@
+// A private redis-server for one test file: started on a free port with a throw-away data dir,
+// so tests never touch shared state. Falls back to REDIS_URL when set (CI with an external Redis).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** Stops the server (SIGTERM) without deleting its data, for outage tests. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data dir. */
+  start(): Promise<void>;
+  /** Stops it and removes its data dir. */
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function ping(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on('error', () => {});
+    try {
+      await r.connect();
+      await r.ping();
+      r.disconnect();
+      return;
+    } catch (err) {
+      r.disconnect();
+      if (Date.now() > deadline) throw err;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+}
+
+export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
+  if (process.env.REDIS_URL) {
+    const url = process.env.REDIS_URL;
+    return {
+      url,
+      port: Number(new URL(url).port || 6379),
+      stop: async () => {},
+      start: async () => {},
+      close: async () => {},
+    };
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'turdify-redis-'));
+  let proc: ChildProcess | undefined;
+  const url = `redis://127.0.0.1:${port}`;
+  const start = async () => {
+    proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        opts.appendonly ? 'yes' : 'no',
+        '--maxmemory-policy',
+        'noeviction',
+        '--loglevel',
+        'warning',
+      ],
+      { stdio: 'ignore' },
+    );
+    await ping(url, 10_000);
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((res) => {
+      p.once('exit', () => res());
+      p.kill('SIGTERM');
+    });
+  };
+  await start();
+  return {
+    url,
+    port,
+    stop,
+    start,
+    close: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
