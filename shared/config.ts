@@ -39,6 +39,8 @@ export const configSchema = z.object({
   SYNC_TIMEOUT_SECONDS: seconds(60),
   SHUTDOWN_TIMEOUT_SECONDS: seconds(30),
 
+  /** Worker processes `npm start` runs on this machine; "auto" = one per core. */
+  WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(256)]).default(1),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   /** A job taking longer than this fails with code "timeout". */
   JOB_TIMEOUT_SECONDS: seconds(120),

@@ -46,3 +46,23 @@ export async function waitReady(redis: Redis, timeoutMs: number): Promise<void> 
     redis.on('ready', onReady);
   });
 }
+
+/** One PING with a short timeout and no retries: is anything answering at this URL? */
+export async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
