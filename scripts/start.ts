@@ -1,7 +1,8 @@
 // `npm start`: the whole service on one machine — the API and WORKERS worker processes (default 1,
 // "auto" = one per core) — with `--workers-only` for a machine that only adds workers.
-// Finds Redis at REDIS_URL (default redis://127.0.0.1:6379); when nothing answers and the URL was not
-// set explicitly, starts a private redis-server for this session (data in .turdify/redis, stopped on exit).
+// Finds Redis at REDIS_URL (default redis://127.0.0.1:6379); when nothing answers there, the address is
+// this machine's and redis-server is installed, starts a private one for the session on that port
+// (data in .turdify/redis-<port>, append-only file on, stopped on exit).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -23,7 +24,7 @@ const hasRedisServer = () => spawnSync('redis-server', ['--version'], { stdio: '
 
 async function startPrivateRedis(url: string): Promise<ChildProcess> {
   const { hostname, port } = new URL(url);
-  const dir = resolve(projectRoot, '.turdify', 'redis');
+  const dir = resolve(projectRoot, '.turdify', `redis-${port || '6379'}`);
   mkdirSync(dir, { recursive: true });
   const child = spawn(
     'redis-server',
@@ -31,7 +32,7 @@ async function startPrivateRedis(url: string): Promise<ChildProcess> {
       '--port',
       port || '6379',
       '--bind',
-      hostname === 'localhost' ? '127.0.0.1' : hostname,
+      hostname === 'localhost' ? '127.0.0.1' : hostname.replace(/^\[|\]$/g, ''),
       '--dir',
       dir,
       '--appendonly',
@@ -56,23 +57,23 @@ async function startPrivateRedis(url: string): Promise<ChildProcess> {
 
 async function main(): Promise<void> {
   const workersOnly = process.argv.includes('--workers-only');
-  const explicitUrl = Boolean(process.env.REDIS_URL);
   const config = loadConfig();
   const workers = config.WORKERS === 'auto' ? availableParallelism() : config.WORKERS;
   const children: ChildProcess[] = [];
   let redis: ChildProcess | undefined;
 
   if (!(await pingRedis(config.REDIS_URL, 1500))) {
-    if (explicitUrl || !config.START_PRIVATE_REDIS || !hasRedisServer()) {
-      const how = explicitUrl
-        ? 'check REDIS_URL and that the server is up'
-        : 'install it (apt-get install redis-server, or brew install redis) or run `docker compose up`';
+    const local = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(config.REDIS_URL).hostname);
+    if (!local || !config.START_PRIVATE_REDIS || !hasRedisServer()) {
+      const how = local
+        ? 'install redis-server (apt-get install redis-server, or brew install redis) or run `docker compose up`'
+        : 'check REDIS_URL and that the server is up';
       console.error(`turdify: no Redis answers at ${config.REDIS_URL}: ${how}.`);
       process.exit(1);
     }
     redis = await startPrivateRedis(config.REDIS_URL);
     log.info(
-      { url: config.REDIS_URL, dir: '.turdify/redis' },
+      { url: config.REDIS_URL, dir: `.turdify/redis-${new URL(config.REDIS_URL).port || '6379'}` },
       'no Redis was running: started a private redis-server for this session',
     );
   }

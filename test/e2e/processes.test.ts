@@ -1,0 +1,185 @@
+// End to end over real processes: `npm start`'s launcher (scripts/start.ts) running the API and
+// worker processes against a private Redis, driven over HTTP like a user would.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import sharp from 'sharp';
+import { pingRedis } from '../../shared/redis.js';
+import { fixturesDir, repoRoot } from '../helpers/fixtures.js';
+import { pollJob, submitFile, waitHttp } from '../helpers/http.js';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+function launch(script: string, env: Record<string, string>, args: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, script), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  Object.defineProperty(child, 'output', { get: () => output });
+  return child;
+}
+const outputOf = (c: ChildProcess) => (c as ChildProcess & { output: string }).output;
+
+function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(
+      () => reject(new Error(`process ${child.pid} still running after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+async function waitWorkers(base: string, count: number, timeoutMs = 60_000): Promise<{ backends: string[] }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${base}/readyz`).catch(() => undefined);
+    if (res?.ok) {
+      const body = (await res.json()) as { workers: { count: number; backends: string[] } };
+      if (body.workers.count >= count) return body.workers;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`fewer than ${count} workers registered after ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
+describe('npm start: API + worker processes', () => {
+  let redis: TestRedis;
+  let start: ChildProcess;
+  let base: string;
+
+  before(async () => {
+    redis = await startTestRedis();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    start = launch('scripts/start.ts', { REDIS_URL: redis.url, PORT: String(port), WORKERS: '2' });
+    await waitHttp(`${base}/healthz`);
+    const workers = await waitWorkers(base, 2);
+    assert.deepEqual(workers.backends, ['wasm']);
+  });
+
+  after(async () => {
+    if (start.exitCode === null) start.kill('SIGKILL');
+    await redis.close();
+  });
+
+  it('processes uploads submitted over HTTP and serves the results', async () => {
+    const files = ['dlib_voc_2008_001322.jpg', 'fddb_2002_08_09_img_579.jpg', 'neg_dlib_eagle.jpg'];
+    const ids = await Promise.all(
+      files.map(async (file) => {
+        const res = await submitFile(base, readFileSync(join(fixturesDir, file)), file);
+        assert.equal(res.status, 202);
+        assert.match(res.headers.get('location') ?? '', /^\/jobs\/[0-9a-f-]{36}$/);
+        return ((await res.json()) as { id: string }).id;
+      }),
+    );
+    for (const [i, id] of ids.entries()) {
+      const job = await pollJob(base, id);
+      assert.equal(job.status, 'completed', JSON.stringify(job));
+      const res = await fetch(`${base}/jobs/${id}/result`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'image/jpeg');
+      const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+      assert.equal(meta.format, 'jpeg');
+      if (files[i]!.startsWith('neg_')) assert.equal(job.faces?.length, 0);
+      else assert.ok((job.faces?.length ?? 0) > 0);
+    }
+  });
+
+  it('keeps the original synchronous POST /turdify/ working', async () => {
+    const form = new FormData();
+    form.append('my_file', new Blob([readFileSync(join(fixturesDir, 'dlib_voc_2008_001009.jpg'))]), 'a.jpg');
+    const res = await fetch(`${base}/turdify/`, { method: 'POST', body: form });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/png');
+    const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+    assert.equal(meta.format, 'png');
+  });
+
+  it('stops every process on SIGTERM', async () => {
+    start.kill('SIGTERM');
+    assert.equal(await exited(start, 30_000), 0, outputOf(start));
+    await assert.rejects(fetch(`${base}/healthz`));
+  });
+});
+
+describe('npm start without a running Redis', () => {
+  it('starts a private redis-server on the configured local port and stops it on exit', async () => {
+    const redisPort = await freePort();
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const start = launch('scripts/start.ts', {
+      REDIS_URL: redisUrl,
+      PORT: String(port),
+      WORKERS: '0',
+      LOG_LEVEL: 'info',
+    });
+    try {
+      await waitHttp(`${base}/readyz`);
+      assert.match(outputOf(start), /started a private redis-server/);
+      assert.equal(await pingRedis(redisUrl), true);
+    } finally {
+      start.kill('SIGTERM');
+      assert.equal(await exited(start, 30_000), 0, outputOf(start));
+    }
+    assert.equal(await pingRedis(redisUrl), false);
+  });
+
+  it('says in one line how to get Redis when it cannot start one', async () => {
+    const start = launch('scripts/start.ts', {
+      REDIS_URL: 'redis://127.0.0.1:1',
+      START_PRIVATE_REDIS: 'false',
+    });
+    assert.equal(await exited(start, 30_000), 1);
+    assert.match(outputOf(start), /no Redis answers at redis:\/\/127\.0\.0\.1:1: install redis-server/);
+  });
+});
+
+describe('worker process: graceful shutdown', () => {
+  it('finishes its active job on SIGTERM, then exits', async () => {
+    const redis = await startTestRedis();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const env = { REDIS_URL: redis.url, PORT: String(port) };
+    const api = launch('api/main.ts', env);
+    const worker = launch('worker/main.ts', env);
+    try {
+      await waitHttp(`${base}/healthz`);
+      await waitWorkers(base, 1);
+      // A large photo so the job is still running when the signal arrives.
+      const big = await sharp(join(fixturesDir, 'dlib_voc_2007_007763.jpg'))
+        .resize(4000, 3000)
+        .png({ compressionLevel: 1 })
+        .toBuffer();
+      const res = await submitFile(base, big, 'big.png');
+      assert.equal(res.status, 202);
+      const { id } = (await res.json()) as { id: string };
+      for (let i = 0; ; i++) {
+        const job = (await (await fetch(`${base}/jobs/${id}`)).json()) as { status: string };
+        if (job.status === 'active') break;
+        assert.ok(i < 600, 'job never became active');
+        await sleep(20);
+      }
+      worker.kill('SIGTERM');
+      assert.equal(await exited(worker, 60_000), 0, outputOf(worker));
+      const job = await pollJob(base, id, 1000);
+      assert.equal(job.status, 'completed', JSON.stringify(job));
+    } finally {
+      for (const p of [api, worker]) if (p.exitCode === null) p.kill('SIGTERM');
+      await exited(api, 30_000);
+      await redis.close();
+    }
+  });
+});
