@@ -1,0 +1,51 @@
+// Worker process entry point: `npm run worker`.
+import { ConfigError, loadConfig } from '../shared/config.js';
+import { createEmojiRenderer, verifyEmojiAssets } from '../shared/emojiRenderer.js';
+import { createLogger } from '../shared/logger.js';
+import { startWorker } from './worker.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger('worker', config.LOG_LEVEL);
+  process.on('unhandledRejection', (err) => log.error({ err: String(err) }, 'unhandled rejection'));
+  await verifyEmojiAssets();
+  const renderer = createEmojiRenderer();
+  const running = await startWorker({
+    config,
+    log,
+    renderEmoji: (name, size) => renderer.render(name, size),
+  });
+  log.info(
+    {
+      id: running.info.id,
+      backend: running.detector.backend,
+      detector: running.detector.name,
+      concurrency: config.WORKER_CONCURRENCY,
+    },
+    'worker ready',
+  );
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    closing = true;
+    log.info({ signal }, 'shutting down after the active job');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'error while closing');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,103 @@
+// The BullMQ processor: fetch the upload, run the pipeline, store the result, delete the upload,
+// and classify failures — the image's fault is final, anything else is retried with backoff.
+import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.js';
+import { formatFailure, JobFailure } from '../shared/errors.js';
+import type { ImageStore } from '../shared/imageStore.js';
+import type { TurdifyJobData, TurdifyJobResult } from '../shared/jobs.js';
+import type { RedisKeys } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import type { FaceDetector } from './detector.js';
+import type { RenderEmoji } from './overlay.js';
+import { processImage } from './pipeline.js';
+
+export interface ProcessorDeps {
+  store: ImageStore;
+  detector: FaceDetector;
+  renderEmoji: RenderEmoji;
+  redis: Redis;
+  keys: RedisKeys;
+  config: Config;
+  log: Logger;
+}
+
+export type TurdifyJob = Job<TurdifyJobData, TurdifyJobResult>;
+
+const etagOf = (bytes: Buffer) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 32)}"`;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new JobFailure('timeout', `the job took longer than ${ms / 1000} s`)),
+      ms,
+    );
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Any error → what BullMQ should do with it: UnrecoverableError (final) or Error (retried). */
+export function classify(err: unknown): Error {
+  if (err instanceof JobFailure && !err.retryable)
+    return new UnrecoverableError(formatFailure(err.code, err.message));
+  if (err instanceof Error && err.name === 'UnknownEmojiError') {
+    return new UnrecoverableError(formatFailure('unknown_emoji', err.message));
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(formatFailure(err instanceof JobFailure ? err.code : 'internal', message));
+}
+
+export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promise<TurdifyJobResult> {
+  const { store, detector, redis, keys, config, log } = deps;
+  const pipelineDeps = { detector, renderEmoji: deps.renderEmoji, detectMaxSide: config.DETECT_MAX_SIDE };
+  const cancelled = async (id: string) => {
+    if (await redis.exists(keys.cancelled(id))) throw new JobFailure('cancelled', 'the job was deleted');
+  };
+
+  return async (job) => {
+    const id = job.id!;
+    const started = performance.now();
+    try {
+      await cancelled(id);
+      const input = await store.getInput(id);
+      if (!input)
+        throw new JobFailure('input_expired', 'the upload expired before a worker could process it');
+      await job.updateProgress(5);
+      const out = await withTimeout(
+        processImage(input, job.data.options, pipelineDeps, (_stage, percent) => job.updateProgress(percent)),
+        config.JOB_TIMEOUT_SECONDS * 1000,
+      );
+      await cancelled(id);
+      await store.putResult(id, out.output);
+      await store.deleteInput(id);
+      await job.updateProgress(100);
+      const timings = { ...out.timings, total: Math.round(performance.now() - started) };
+      log.info({ job: id, faces: out.faces.length, timings }, 'job done');
+      return {
+        faces: out.faces,
+        result: {
+          format: out.format,
+          contentType: out.contentType,
+          bytes: out.output.length,
+          width: out.width,
+          height: out.height,
+          etag: etagOf(out.output),
+        },
+        timings,
+        backend: detector.backend,
+        detector: detector.name,
+        worker: { host: hostname(), pid: process.pid },
+      };
+    } catch (err) {
+      const verdict = classify(err);
+      const final = verdict instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      // Inputs are personal data: once no attempt will read the upload again, drop it.
+      if (final) await store.deleteInput(id).catch(() => {});
+      log.warn({ job: id, final, err: verdict.message }, 'job failed');
+      throw verdict;
+    }
+  };
+}

@@ -1,0 +1,128 @@
+// A worker process's BullMQ glue: the Worker on the job queue, its entry in the fleet registry,
+// retention of finished job records, and a graceful close.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'bullmq';
+import type { Config } from '../shared/config.js';
+import { RedisImageStore } from '../shared/imageStore.js';
+import type { TurdifyJobData, TurdifyJobResult } from '../shared/jobs.js';
+import { QUEUE_NAME, redisKeys } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import { createRedis } from '../shared/redis.js';
+import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
+import { createFaceApiDetector, type FaceDetector } from './detector.js';
+import type { RenderEmoji } from './overlay.js';
+import { createProcessor, type TurdifyJob } from './processor.js';
+
+/** Touched on every heartbeat; the container HEALTHCHECK reads its age. */
+export const HEARTBEAT_FILE = join(tmpdir(), 'turdify-worker-heartbeat');
+
+export interface RunningWorker {
+  worker: Worker<TurdifyJobData, TurdifyJobResult>;
+  detector: FaceDetector;
+  info: WorkerInfo;
+  close(): Promise<void>;
+}
+
+export async function startWorker(opts: {
+  config: Config;
+  log: Logger;
+  renderEmoji: RenderEmoji;
+  detector?: FaceDetector;
+}): Promise<RunningWorker> {
+  const { config, log } = opts;
+  const keys = redisKeys(config.KEY_PREFIX);
+  const detector =
+    opts.detector ??
+    (await createFaceApiDetector({
+      kind: config.DETECTOR,
+      tinyInputSize: config.TINY_INPUT_SIZE,
+      tfBackend: config.TF_BACKEND,
+      log,
+    }));
+  // Store and registry commands wait out a Redis outage instead of failing the job.
+  const redis = createRedis(config.REDIS_URL, 'blocking');
+  const store = new RedisImageStore(redis, keys, {
+    inputSeconds: config.INPUT_TTL_SECONDS,
+    resultSeconds: config.RESULT_TTL_SECONDS,
+  });
+  const processor = createProcessor({
+    store,
+    detector,
+    renderEmoji: opts.renderEmoji,
+    redis,
+    keys,
+    config,
+    log,
+  });
+  const worker = new Worker<TurdifyJobData, TurdifyJobResult>(QUEUE_NAME, processor, {
+    connection: createRedis(config.REDIS_URL, 'blocking'),
+    prefix: config.KEY_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+  });
+
+  const info: WorkerInfo = {
+    id: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    host: hostname(),
+    pid: process.pid,
+    backend: detector.backend,
+    detector: detector.name,
+    concurrency: config.WORKER_CONCURRENCY,
+    jobsDone: 0,
+    jobsFailed: 0,
+    startedAt: Date.now(),
+    lastHeartbeat: Date.now(),
+  };
+  const heartbeat = async () => {
+    info.lastHeartbeat = Date.now();
+    try {
+      await publishWorker(redis, keys, info, config.WORKER_HEARTBEAT_SECONDS * 3);
+      writeFileSync(HEARTBEAT_FILE, String(info.lastHeartbeat));
+    } catch (err) {
+      log.warn({ err: String(err) }, 'heartbeat failed');
+    }
+  };
+  await heartbeat();
+  const timer = setInterval(() => void heartbeat(), config.WORKER_HEARTBEAT_SECONDS * 1000);
+  timer.unref();
+
+  // Finished job records carry face boxes: they expire with the result. A job deleted while it ran
+  // is removed outright once BullMQ has released it.
+  const retire = async (job: TurdifyJob) => {
+    const id = job.id!;
+    if (await redis.exists(keys.cancelled(id))) {
+      await job.remove();
+      await store.deleteAll(id);
+      return;
+    }
+    const ttl = Math.ceil(config.RESULT_TTL_SECONDS * 1000);
+    await redis.multi().pexpire(keys.bullJob(id), ttl).pexpire(keys.bullJobLogs(id), ttl).exec();
+  };
+  worker.on('completed', (job) => {
+    info.jobsDone++;
+    retire(job).catch((err) => log.warn({ job: job.id, err: String(err) }, 'could not retire job'));
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (!final) return;
+    info.jobsFailed++;
+    retire(job).catch((e) => log.warn({ job: job.id, err: String(e) }, 'could not retire job'));
+  });
+  worker.on('error', (err) => log.error({ err: String(err) }, 'worker error'));
+  await worker.waitUntilReady();
+
+  return {
+    worker,
+    detector,
+    info,
+    async close() {
+      clearInterval(timer);
+      await worker.close(); // waits for the active job to finish
+      await removeWorker(redis, keys, info.id).catch(() => {});
+      redis.disconnect();
+    },
+  };
+}
