@@ -1,0 +1,83 @@
+// The pipeline with the real detector on real photos, no Redis.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { JobFailure } from '../../shared/errors.js';
+import type { FaceBox } from '../../shared/jobs.js';
+import type { FaceDetector } from '../../worker/detector.js';
+import { processImage, type PipelineDeps } from '../../worker/pipeline.js';
+import { fixturesDir, iou, loadFixtures, type Box } from '../helpers/fixtures.js';
+import { renderEmoji, sharedDetector } from '../helpers/worker.js';
+
+const opts = { emoji: 'poop', format: 'jpeg' as const, minConfidence: 0.5 };
+const asBox = (f: FaceBox): Box => [f.x, f.y, f.width, f.height];
+const read = (file: string) => readFileSync(join(fixturesDir, file));
+
+describe('processImage', () => {
+  let deps: PipelineDeps;
+  let detector: FaceDetector;
+  before(async () => {
+    detector = await sharedDetector();
+    deps = { detector, renderEmoji, detectMaxSide: 1024 };
+  });
+
+  it('reports boxes in the displayed orientation for an EXIF-rotated JPEG', async () => {
+    const fx = loadFixtures().find((f) => f.file.startsWith('derived_exif6'))!;
+    const meta = await sharp(fx.path).metadata();
+    assert.equal(meta.orientation, 6);
+    const out = await processImage(read(fx.file), opts, deps);
+    // Orientation 6 swaps the sides.
+    assert.deepEqual([out.width, out.height], [meta.height, meta.width]);
+    const outMeta = await sharp(out.output).metadata();
+    assert.deepEqual([outMeta.width, outMeta.height], [meta.height, meta.width]);
+    assert.ok(!outMeta.orientation || outMeta.orientation === 1, 'output must not be rotated again');
+    assert.ok(out.faces.length >= 1);
+    for (const face of out.faces) {
+      assert.ok(
+        fx.faces.some((gt) => iou(asBox(face), gt) >= 0.5),
+        `box ${JSON.stringify(face)} matches no upright annotation`,
+      );
+    }
+  });
+
+  it('leaves photos without faces untouched', async () => {
+    for (const file of ['neg_dlib_dogs.jpg', 'neg_dlib_eagle.jpg']) {
+      const out = await processImage(read(file), { ...opts, format: 'png' }, deps);
+      assert.equal(out.faces.length, 0, file);
+      const a = await sharp(read(file)).rotate().raw().toBuffer();
+      const b = await sharp(out.output).removeAlpha().raw().toBuffer();
+      assert.ok(a.equals(b), `${file}: pixels changed`);
+    }
+  });
+
+  it('encodes in the requested format', async () => {
+    for (const format of ['jpeg', 'png', 'webp'] as const) {
+      const out = await processImage(read('fddb_2002_08_09_img_579.jpg'), { ...opts, format }, deps);
+      assert.equal((await sharp(out.output).metadata()).format, format);
+      assert.equal(out.contentType, `image/${format}`);
+      assert.ok(out.timings.detect! > 0 && out.timings.encode! > 0);
+    }
+  });
+
+  it('fails a truncated image with corrupt_image', async () => {
+    const bytes = read('dlib_voc_2008_001322.jpg');
+    await assert.rejects(
+      processImage(bytes.subarray(0, bytes.length >> 1), opts, deps),
+      (err: unknown) => err instanceof JobFailure && err.code === 'corrupt_image',
+    );
+    await assert.rejects(
+      processImage(Buffer.from('not an image at all'), opts, deps),
+      (err: unknown) => err instanceof JobFailure && err.code === 'corrupt_image',
+    );
+  });
+
+  it('does not leak tensors: the count after 50 jobs equals the count after 1', async () => {
+    const bytes = await sharp(read('dlib_voc_2008_001009.jpg')).resize(240).jpeg().toBuffer();
+    await processImage(bytes, opts, deps);
+    const afterOne = detector.liveTensors();
+    for (let i = 1; i < 50; i++) await processImage(bytes, opts, deps);
+    assert.equal(detector.liveTensors(), afterOne);
+  });
+});
