@@ -57,8 +57,10 @@ export async function startWorker(opts: {
     config,
     log,
   });
+  // BullMQ does not close a connection it was given: keep it to disconnect after close().
+  const bullRedis = createRedis(config.REDIS_URL, 'blocking');
   const worker = new Worker<TurdifyJobData, TurdifyJobResult>(QUEUE_NAME, processor, {
-    connection: createRedis(config.REDIS_URL, 'blocking'),
+    connection: bullRedis,
     prefix: config.KEY_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
   });
@@ -123,6 +125,7 @@ export async function startWorker(opts: {
       await worker.close(); // waits for the active job to finish
       await removeWorker(redis, keys, info.id).catch(() => {});
       redis.disconnect();
+      bullRedis.disconnect();
     },
   };
 }

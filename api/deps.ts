@@ -1,0 +1,26 @@
+// What the HTTP layer needs from the outside world, injected so tests can build an app on any Redis.
+import type { Request } from 'express';
+import type { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.js';
+import type { ImageStore } from '../shared/imageStore.js';
+import type { RedisKeys } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import type { TurdifyQueue } from '../shared/queue.js';
+
+export interface ApiDeps {
+  config: Config;
+  queue: TurdifyQueue;
+  queueEvents: QueueEvents;
+  store: ImageStore;
+  /** A "client" connection: fails fast while Redis is down. */
+  redis: Redis;
+  keys: RedisKeys;
+  log: Logger;
+}
+
+/** Base of absolute URLs: PUBLIC_URL when set, else what the request was addressed to. */
+export function baseUrl(config: Config, req: Request): string {
+  if (config.PUBLIC_URL) return config.PUBLIC_URL.replace(/\/+$/, '');
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}

@@ -1,0 +1,71 @@
+// Liveness (the process answers) and readiness (Redis answers; workers are reported, not required).
+import { Router } from 'express';
+import { listWorkers } from '../../shared/workerRegistry.js';
+import type { ApiDeps } from '../deps.js';
+import { HttpProblem } from '../problem.js';
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+export function healthRouter(deps: ApiDeps): Router {
+  const { redis, keys, queue } = deps;
+  const router = Router();
+
+  router.get('/healthz', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ status: 'ok' });
+  });
+
+  router.get('/readyz', async (req, res) => {
+    let workers, counts;
+    try {
+      await withTimeout(redis.ping(), 1000);
+      [workers, counts] = await withTimeout(
+        Promise.all([
+          listWorkers(redis, keys),
+          queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized', 'paused'),
+        ]),
+        2000,
+      );
+    } catch (err) {
+      req.log?.warn({ err: (err as Error).message }, 'not ready: redis unavailable');
+      throw new HttpProblem(503, 'not-ready', 'Service Unavailable', 'Redis is not answering', {
+        extensions: { redis: 'down' },
+        headers: { 'Retry-After': '5', 'Cache-Control': 'no-store' },
+      });
+    }
+    res.set('Cache-Control', 'no-store').json({
+      status: 'ready',
+      redis: 'ok',
+      workers: {
+        count: workers.length,
+        backends: [...new Set(workers.map((w) => w.backend))].sort(),
+        list: workers.map((w) => ({
+          id: w.id,
+          host: w.host,
+          pid: w.pid,
+          backend: w.backend,
+          detector: w.detector,
+          concurrency: w.concurrency,
+          jobs_done: w.jobsDone,
+          jobs_failed: w.jobsFailed,
+          last_heartbeat: Number.isFinite(w.lastHeartbeat) ? new Date(w.lastHeartbeat).toISOString() : null,
+        })),
+      },
+      queue: counts,
+    });
+  });
+  return router;
+}

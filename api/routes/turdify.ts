@@ -1,0 +1,64 @@
+// POST /turdify/: the synchronous call (upload in field "my_file", PNG back in the same response).
+// It is the asynchronous job underneath, awaited up to SYNC_TIMEOUT_SECONDS.
+import { Router } from 'express';
+import { DEFAULT_EMOJI } from '../../shared/emojis.js';
+import { parseFailure } from '../../shared/errors.js';
+import { baseUrl, type ApiDeps } from '../deps.js';
+import { inspectImage } from '../inspectImage.js';
+import { jobUrls } from '../jobView.js';
+import { HttpProblem, isRedisUnavailable } from '../problem.js';
+import { imageUpload, uploadedBytes } from '../upload.js';
+import { submitJob } from './jobs.js';
+
+export function turdifyRouter(deps: ApiDeps): Router {
+  const { config, queueEvents, store } = deps;
+  const router = Router();
+  router.post(
+    ['/turdify', '/turdify/'],
+    imageUpload('my_file', config.MAX_UPLOAD_BYTES, false),
+    async (req, res) => {
+      const bytes = uploadedBytes(req, 'my_file');
+      const info = await inspectImage(bytes, { maxPixels: config.MAX_PIXELS });
+      const job = await submitJob(
+        deps,
+        {
+          options: { emoji: DEFAULT_EMOJI, format: 'png', minConfidence: config.MIN_CONFIDENCE },
+          input: { ...info, bytes: bytes.length },
+        },
+        bytes,
+      );
+      const id = String(job.id);
+      let result;
+      try {
+        result = await job.waitUntilFinished(queueEvents, config.SYNC_TIMEOUT_SECONDS * 1000);
+      } catch (err) {
+        if (isRedisUnavailable(err)) throw err;
+        const message = err instanceof Error ? err.message : String(err);
+        if (/timed out before finishing/.test(message)) {
+          const links = jobUrls(baseUrl(config, req), id);
+          throw new HttpProblem(
+            504,
+            'sync-timeout',
+            'Gateway Timeout',
+            `the image was not processed within ${config.SYNC_TIMEOUT_SECONDS} s; poll job_url for the outcome`,
+            { extensions: { job_id: id, job_url: links.self }, headers: { Location: `/jobs/${id}` } },
+          );
+        }
+        const failure = parseFailure(message);
+        throw new HttpProblem(422, failure.code.replace(/_/g, '-'), 'Unprocessable Image', failure.message, {
+          extensions: { code: failure.code, job_id: id },
+        });
+      }
+      const out = await store.getResult(id);
+      if (!out) {
+        throw new HttpProblem(500, 'internal', 'Internal Server Error', 'the result image is missing');
+      }
+      res
+        .status(200)
+        .type(result.result.contentType)
+        .set({ 'X-Turdify-Job-Id': id, 'Content-Length': String(out.length), 'Cache-Control': 'no-store' })
+        .end(out);
+    },
+  );
+  return router;
+}

@@ -1,0 +1,377 @@
+// The HTTP API against a private Redis. No worker process runs: where a job must finish, a BullMQ
+// Worker inside the test plays the worker's part.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { crc32 } from 'node:zlib';
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import request from 'supertest';
+import { createApp } from '../../api/app.js';
+import { createDeps, startApi, type RunningApi } from '../../api/server.js';
+import { loadConfig, type Config } from '../../shared/config.js';
+import type { TurdifyJobData, TurdifyJobResult } from '../../shared/jobs.js';
+import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
+import { createLogger } from '../../shared/logger.js';
+import { createRedis } from '../../shared/redis.js';
+import { fixturesDir } from '../helpers/fixtures.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const jpeg = readFileSync(join(fixturesDir, 'dlib_voc_2007_007763.jpg'));
+const log = createLogger('api-test', 'silent');
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td) >>> 0);
+  return Buffer.concat([len, td, crc]);
+}
+
+/** A PNG header claiming width×height, with a valid IHDR CRC and an IEND (no pixel data). */
+function hugePng(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+function assertProblem(res: request.Response, status: number): void {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text}`);
+  assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+  const body = JSON.parse(res.text) as Record<string, unknown>;
+  assert.equal(body.status, status);
+  assert.match(String(body.type), /^https:\/\/turdify\.dev\/problems\/[a-z0-9-]+$/);
+  assert.equal(typeof body.title, 'string');
+  assert.equal(body.stack, undefined);
+}
+const problem = (res: request.Response) => JSON.parse(res.text) as Record<string, unknown>;
+
+let redisServer: TestRedis;
+let config: Config;
+let api: RunningApi;
+let redis: Redis;
+let keys: ReturnType<typeof redisKeys>;
+
+before(async () => {
+  redisServer = await startTestRedis();
+  config = loadConfig({
+    REDIS_URL: redisServer.url,
+    KEY_PREFIX: `t${process.pid}`,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SYNC_TIMEOUT_SECONDS: '1',
+    SHUTDOWN_TIMEOUT_SECONDS: '2',
+  });
+  keys = redisKeys(config.KEY_PREFIX);
+  api = await startApi(config, log);
+  redis = createRedis(redisServer.url, 'blocking');
+});
+
+after(async () => {
+  await api.close();
+  redis.disconnect();
+  await redisServer.close();
+});
+
+const submit = (query = '') => request(api.url).post(`/jobs${query}`).attach('image', jpeg, 'face.jpg');
+
+describe('validation', () => {
+  test('400 without a file', async () => {
+    assertProblem(await request(api.url).post('/jobs').field('emoji', 'poop'), 400);
+    assertProblem(await request(api.url).post('/jobs'), 400);
+  });
+  test('400 for bad options, naming them', async () => {
+    assertProblem(await submit().field('emoji', 'nope'), 400);
+    assertProblem(await submit().field('format', 'gif'), 400);
+    const r = await submit().field('min_confidence', '2');
+    assertProblem(r, 400);
+    assert.match(String(problem(r).detail), /min_confidence/);
+    assertProblem(await submit('?min_confidence=abc'), 400);
+    const u = await submit('?colour=red').field('size', 'xl');
+    assertProblem(u, 400);
+    assert.deepEqual(problem(u).unknown_options, ['colour', 'size']);
+  });
+  test('400 for a file in the wrong field', async () => {
+    const r = await request(api.url).post('/jobs').attach('picture', jpeg, 'a.jpg');
+    assertProblem(r, 400);
+    assert.match(String(problem(r).detail), /picture/);
+  });
+  test('404 for unknown and malformed ids, and unknown routes', async () => {
+    assertProblem(await request(api.url).get('/jobs/0b5a2c1e-1d2f-4a6b-8c9d-0e1f2a3b4c5d'), 404);
+    assertProblem(await request(api.url).get('/jobs/not-a-uuid'), 404);
+    assertProblem(await request(api.url).get('/jobs/not-a-uuid/result'), 404);
+    assertProblem(await request(api.url).delete('/jobs/0b5a2c1e-1d2f-4a6b-8c9d-0e1f2a3b4c5d'), 404);
+    assertProblem(await request(api.url).get('/nowhere'), 404);
+  });
+  test('405 with Allow for a wrong method', async () => {
+    const r = await request(api.url).get('/jobs');
+    assertProblem(r, 405);
+    assert.equal(r.headers.allow, 'POST');
+  });
+  test('413 for an upload over MAX_UPLOAD_BYTES (multipart and raw)', async () => {
+    const small = createDeps({ ...config, MAX_UPLOAD_BYTES: 1000 }, log);
+    try {
+      const app = createApp(small.deps);
+      assertProblem(await request(app).post('/jobs').attach('image', jpeg, 'a.jpg'), 413);
+      assertProblem(await request(app).post('/jobs').set('Content-Type', 'image/jpeg').send(jpeg), 413);
+    } finally {
+      await small.close();
+    }
+  });
+  test('413 for too many pixels, before decoding', async () => {
+    const r = await request(api.url).post('/jobs').attach('image', hugePng(100_000, 100_000), 'huge.png');
+    assertProblem(r, 413);
+  });
+  test('415 for text, SVG, and text declared as JPEG', async () => {
+    assertProblem(
+      await request(api.url).post('/jobs').attach('image', Buffer.from('hello world\n'), 'a.txt'),
+      415,
+    );
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect/></svg>');
+    assertProblem(
+      await request(api.url)
+        .post('/jobs')
+        .attach('image', svg, { filename: 'a.svg', contentType: 'image/svg+xml' }),
+      415,
+    );
+    assertProblem(
+      await request(api.url)
+        .post('/jobs')
+        .attach('image', Buffer.from('not a jpeg at all'), { filename: 'a.jpg', contentType: 'image/jpeg' }),
+      415,
+    );
+    assertProblem(
+      await request(api.url).post('/jobs').set('Content-Type', 'image/jpeg').send(Buffer.from('plain text')),
+      415,
+    );
+  });
+  test('422 for a truncated JPEG', async () => {
+    const half = jpeg.subarray(0, Math.floor(jpeg.length / 2));
+    assertProblem(await request(api.url).post('/jobs').attach('image', half, 'half.jpg'), 422);
+  });
+});
+
+describe('queued jobs (no worker)', () => {
+  test('202 + Location, input stored as a binary key with a TTL', async () => {
+    const r = await submit('?emoji=ghost').field('min_confidence', '0.3');
+    assert.equal(r.status, 202, r.text);
+    const body = r.body as {
+      id: string;
+      status: string;
+      options: unknown;
+      input: { format: string; bytes: number; width: number; height: number };
+      links: { self: string };
+    };
+    assert.match(body.id, UUID);
+    assert.equal(r.headers.location, `/jobs/${body.id}`);
+    assert.equal(body.status, 'queued');
+    assert.deepEqual(body.options, { emoji: 'ghost', format: 'jpeg', min_confidence: 0.3 });
+    assert.equal(body.input.format, 'jpeg');
+    assert.equal(body.input.bytes, jpeg.length);
+    assert.ok(body.input.width > 0 && body.input.height > 0);
+    assert.equal(body.links.self, `${api.url}/jobs/${body.id}`);
+    const stored = await redis.getBuffer(keys.input(body.id));
+    assert.ok(stored && stored.equals(jpeg));
+    const ttl = await redis.ttl(keys.input(body.id));
+    assert.ok(ttl > 0 && ttl <= config.INPUT_TTL_SECONDS);
+
+    const g = await request(api.url).get(`/jobs/${body.id}`);
+    assert.equal(g.status, 200);
+    assert.equal(g.body.status, 'queued');
+    assert.equal(g.headers['retry-after'], '1');
+  });
+  test('raw image/* body is accepted', async () => {
+    const r = await request(api.url).post('/jobs?format=webp').set('Content-Type', 'image/jpeg').send(jpeg);
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.options.format, 'webp');
+  });
+  test('409 for the result of a queued job', async () => {
+    const { body } = await submit();
+    const r = await request(api.url).get(`/jobs/${body.id}/result`);
+    assertProblem(r, 409);
+    assert.equal(problem(r).status, 409);
+    assert.equal((problem(r) as { job_id?: string }).job_id, body.id);
+  });
+  test('DELETE a waiting job → 204, then 404, keys gone', async () => {
+    const { body } = await submit();
+    const d = await request(api.url).delete(`/jobs/${body.id}`);
+    assert.equal(d.status, 204);
+    assertProblem(await request(api.url).get(`/jobs/${body.id}`), 404);
+    assert.equal(await redis.exists(keys.input(body.id), keys.bullJob(body.id)), 0);
+  });
+  test('/turdify/ answers 415 for a non-image and 504 when no worker finishes in time', async () => {
+    const bad = await request(api.url).post('/turdify/').attach('my_file', Buffer.from('hello'), 'a.txt');
+    assertProblem(bad, 415);
+    const r = await request(api.url).post('/turdify/').attach('my_file', jpeg, 'face.jpg');
+    assertProblem(r, 504);
+    const p = problem(r);
+    assert.match(String(p.job_id), UUID);
+    assert.equal(p.job_url, `${api.url}/jobs/${String(p.job_id)}`);
+  });
+  test('GET /emojis', async () => {
+    const r = await request(api.url).get('/emojis');
+    assert.equal(r.status, 200);
+    assert.ok(r.body.emojis.some((e: { name: string; default: boolean }) => e.name === 'poop' && e.default));
+  });
+  test('/healthz and /readyz', async () => {
+    const h = await request(api.url).get('/healthz');
+    assert.deepEqual(h.body, { status: 'ok' });
+    const r = await request(api.url).get('/readyz');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.status, 'ready');
+    assert.equal(r.body.redis, 'ok');
+    assert.equal(r.body.workers.count, 0);
+    assert.equal(typeof r.body.queue.waiting, 'number');
+  });
+});
+
+describe('finished jobs (a test worker)', () => {
+  const resultBytes = Buffer.from('\x89PNG fake result bytes');
+  let worker: Worker<TurdifyJobData, TurdifyJobResult>;
+  let workerRedis: Redis;
+  let wr: Redis;
+
+  before(async () => {
+    const { RedisImageStore } = await import('../../shared/imageStore.js');
+    wr = createRedis(redisServer.url, 'client');
+    const store = new RedisImageStore(wr, keys, { inputSeconds: 60, resultSeconds: 60 });
+    workerRedis = createRedis(redisServer.url, 'blocking');
+    worker = new Worker<TurdifyJobData, TurdifyJobResult>(
+      QUEUE_NAME,
+      async (job) => {
+        if (job.data.options.emoji === 'alien') throw new UnrecoverableError('[corrupt_image] bad');
+        if (job.data.options.emoji === 'sunglasses') await sleep(1500);
+        await store.putResult(job.id!, resultBytes);
+        await store.deleteInput(job.id!);
+        return {
+          faces: [{ x: 1, y: 2, width: 3, height: 4, score: 0.9 }],
+          result: {
+            format: 'png',
+            contentType: 'image/png',
+            bytes: resultBytes.length,
+            width: job.data.input.width,
+            height: job.data.input.height,
+            etag: '"abc123"',
+          },
+          timings: { total: 5 },
+          backend: 'test',
+          detector: 'test',
+          worker: { host: 'here', pid: process.pid },
+        };
+      },
+      { connection: workerRedis, prefix: config.KEY_PREFIX, concurrency: 4 },
+    );
+    await worker.waitUntilReady();
+  });
+  after(async () => {
+    await worker.close();
+    workerRedis.disconnect();
+    wr.disconnect();
+  });
+
+  async function poll(id: string) {
+    for (let i = 0; i < 100; i++) {
+      const r = await request(api.url).get(`/jobs/${id}`);
+      if (r.body.status === 'completed' || r.body.status === 'failed') return r;
+      await sleep(50);
+    }
+    throw new Error('job did not finish');
+  }
+
+  test('completed: view, result bytes, ETag, 304, HEAD', async () => {
+    const { body } = await submit('?format=png');
+    const r = await poll(body.id);
+    assert.equal(r.body.status, 'completed');
+    assert.equal(r.body.progress, 100);
+    assert.equal(r.headers['retry-after'], undefined);
+    assert.equal(r.body.faces.length, 1);
+    assert.equal(r.body.result.url, `${api.url}/jobs/${body.id}/result`);
+    assert.equal(r.body.result.content_type, 'image/png');
+    assert.ok(r.body.finished_at);
+    const res = await request(api.url).get(`/jobs/${body.id}/result`).buffer(true);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'image/png');
+    assert.equal(res.headers.etag, '"abc123"');
+    assert.ok(Buffer.from(res.body as Buffer).equals(resultBytes));
+    const nm = await request(api.url).get(`/jobs/${body.id}/result`).set('If-None-Match', '"abc123"');
+    assert.equal(nm.status, 304);
+    const head = await request(api.url).head(`/jobs/${body.id}/result`);
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], String(resultBytes.length));
+    // result bytes gone → 404
+    await redis.del(keys.result(body.id));
+    assertProblem(await request(api.url).get(`/jobs/${body.id}/result`), 404);
+  });
+
+  test('failed: view carries the error code; result is 409 with it', async () => {
+    const { body } = await submit('?emoji=alien');
+    const r = await poll(body.id);
+    assert.equal(r.body.status, 'failed');
+    assert.deepEqual(r.body.error, { code: 'corrupt_image', message: 'bad' });
+    const res = await request(api.url).get(`/jobs/${body.id}/result`);
+    assertProblem(res, 409);
+    assert.deepEqual(problem(res).error, { code: 'corrupt_image', message: 'bad' });
+  });
+
+  test('DELETE a running job → 204, hidden at once, flagged cancelled', async () => {
+    const { body } = await submit('?emoji=sunglasses');
+    for (let i = 0; i < 100; i++) {
+      if ((await request(api.url).get(`/jobs/${body.id}`)).body.status === 'active') break;
+      await sleep(20);
+    }
+    const d = await request(api.url).delete(`/jobs/${body.id}`);
+    assert.equal(d.status, 204);
+    assertProblem(await request(api.url).get(`/jobs/${body.id}`), 404);
+    const ttl = await redis.ttl(keys.cancelled(body.id));
+    assert.ok(ttl > 0 && ttl <= config.RESULT_TTL_SECONDS, `cancelled TTL ${ttl}`);
+    assert.equal(await redis.exists(keys.input(body.id)), 0);
+  });
+
+  test('/turdify/ answers the PNG when the job completes', async () => {
+    const r = await request(api.url).post('/turdify').attach('my_file', jpeg, 'face.jpg').buffer(true);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['content-type'], 'image/png');
+    assert.match(String(r.headers['x-turdify-job-id']), UUID);
+  });
+});
+
+describe('Redis outage', () => {
+  test('503 + Retry-After while Redis is down, recovery after', async () => {
+    const { body } = await submit();
+    await redisServer.stop();
+    try {
+      await sleep(200);
+      const p = await submit();
+      assertProblem(p, 503);
+      assert.equal(p.headers['retry-after'], '5');
+      const g = await request(api.url).get(`/jobs/${body.id}`);
+      assertProblem(g, 503);
+      assert.ok(g.headers['retry-after']);
+      const rz = await request(api.url).get('/readyz');
+      assertProblem(rz, 503);
+      assert.ok(rz.headers['retry-after']);
+      assert.equal((await request(api.url).get('/healthz')).status, 200);
+    } finally {
+      await redisServer.start();
+    }
+    let ok = false;
+    for (let i = 0; i < 100 && !ok; i++) {
+      ok = (await request(api.url).get('/readyz')).status === 200;
+      if (!ok) await sleep(100);
+    }
+    assert.ok(ok, 'readyz did not recover');
+    const again = await submit();
+    assert.equal(again.status, 202, again.text);
+  });
+});
