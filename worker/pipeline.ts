@@ -28,7 +28,8 @@ export type StageListener = (
   percent: number,
 ) => unknown;
 
-function encoder(image: Sharp, format: OutputFormat): Sharp {
+/** The one place output encoding settings live (tests re-encode inputs the same way to compare). */
+export function encoder(image: Sharp, format: OutputFormat): Sharp {
   switch (format) {
     case 'jpeg':
       return image.jpeg({ quality: 85, mozjpeg: false });
