@@ -108,6 +108,8 @@ export async function processImage(
   const layers = await emojiLayers(faces, options.emoji, width, height, deps.renderEmoji);
   // Composite and encode run as one libvips pipeline; the split below is for the timings only.
   const composited = sharp(full.data, raw).composite(layers);
+  // Compositing adds an alpha channel; an opaque photo stays opaque (smaller PNG/WebP).
+  if (channels < 4) composited.removeAlpha();
   const flat = await composited.raw().toBuffer({ resolveWithObject: true });
   lap('composite');
   await onStage('composited', 80);
