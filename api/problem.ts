@@ -98,6 +98,10 @@ export function toProblem(err: unknown): HttpProblem {
     );
   }
   if (isRedisUnavailable(err)) return redisUnavailable();
+  // Express's router: a path parameter with bad percent-encoding, e.g. /jobs/%zz.
+  if (err instanceof URIError) {
+    return new HttpProblem(400, 'bad-request', 'Bad Request', `malformed URL: ${err.message}`);
+  }
   // body-parser / http-errors style client errors (malformed bodies, aborted uploads).
   if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true) {
     return new HttpProblem(e.status, 'bad-request', 'Bad Request', String(e.message ?? 'bad request'));

@@ -4,11 +4,29 @@ import multer from 'multer';
 import { HttpProblem } from './problem.js';
 
 export function multipartUpload(field: string, maxBytes: number): RequestHandler {
-  return multer({
+  const parse = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 40 },
   }).single(field);
+  // Busboy reports a malformed body (no boundary, cut short) as a plain Error: that is the client's.
+  return (req, res, next) =>
+    parse(req, res, (err?: unknown) => {
+      if (!err || err instanceof multer.MulterError || err instanceof HttpProblem) return next(err);
+      next(
+        new HttpProblem(
+          400,
+          'malformed-multipart',
+          'Bad Request',
+          `the multipart/form-data body could not be parsed: ${(err as Error).message}`,
+        ),
+      );
+    });
 }
+
+/** Whether the request says it carries a body (the same test Express's req.is() makes). */
+const hasBody = (req: Request) =>
+  req.headers['transfer-encoding'] !== undefined ||
+  (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
 /** Accepts multipart/form-data (file in `field`) and, when allowRaw, a raw image/* body. */
 export function imageUpload(field: string, maxBytes: number, allowRaw: boolean): RequestHandler {
@@ -17,8 +35,7 @@ export function imageUpload(field: string, maxBytes: number, allowRaw: boolean):
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.is('multipart/form-data')) return multipart(req, res, next);
     if (allowRaw && req.is('image/*')) return raw(req, res, next);
-    const ct = req.get('content-type');
-    if (ct && Number(req.get('content-length') ?? '1') !== 0) {
+    if (hasBody(req)) {
       return next(
         new HttpProblem(
           415,

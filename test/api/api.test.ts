@@ -102,6 +102,19 @@ describe('validation', () => {
     assertProblem(u, 400);
     assert.deepEqual(problem(u).unknown_options, ['colour', 'size']);
   });
+  test('400 for a malformed multipart body or URL, never 500', async () => {
+    const cut = '--XX\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\nabc';
+    for (const type of ['multipart/form-data; boundary=XX', 'multipart/form-data']) {
+      const r = await request(api.url).post('/jobs').set('Content-Type', type).send(cut);
+      assertProblem(r, 400);
+      assert.match(String(problem(r).detail), /multipart/);
+    }
+    assertProblem(await request(api.url).get('/jobs/%zz'), 400);
+    assertProblem(await request(api.url).get('/jobs/%zz/result'), 400);
+    // A declared image type with no body at all is a missing image, not a wrong type.
+    assertProblem(await request(api.url).post('/jobs').set('Content-Type', 'image/jpeg'), 400);
+  });
+
   test('400 for a file in the wrong field', async () => {
     const r = await request(api.url).post('/jobs').attach('picture', jpeg, 'a.jpg');
     assertProblem(r, 400);
