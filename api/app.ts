@@ -3,9 +3,11 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { pinoHttp } from 'pino-http';
 import type { ApiDeps } from './deps.js';
 import { HttpProblem, problemHandler, sendProblem } from './problem.js';
+import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
 import { turdifyRouter } from './routes/turdify.js';
+import { workersRouter } from './routes/workers.js';
 
 export type { ApiDeps } from './deps.js';
 
@@ -14,8 +16,9 @@ const KNOWN_PATHS: { pattern: RegExp; allow: string[] }[] = [
   { pattern: /^\/jobs\/?$/, allow: ['POST'] },
   { pattern: /^\/jobs\/[^/]+\/?$/, allow: ['GET', 'HEAD', 'DELETE'] },
   { pattern: /^\/jobs\/[^/]+\/result\/?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/jobs\/[^/]+\/events\/?$/, allow: ['GET'] },
   { pattern: /^\/turdify\/?$/, allow: ['POST'] },
-  { pattern: /^\/(emojis|healthz|readyz)\/?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/(emojis|healthz|readyz|workers)\/?$/, allow: ['GET', 'HEAD'] },
 ];
 
 export function createApp(deps: ApiDeps): Express {
@@ -33,7 +36,9 @@ export function createApp(deps: ApiDeps): Express {
   );
   app.use(healthRouter(deps));
   app.use(jobsRouter(deps));
+  app.use(eventsRouter(deps));
   app.use(turdifyRouter(deps));
+  app.use(workersRouter(deps));
 
   app.use((req: Request, res: Response, _next: NextFunction) => {
     const known = KNOWN_PATHS.find((k) => k.pattern.test(req.path));

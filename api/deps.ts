@@ -7,11 +7,17 @@ import type { ImageStore } from '../shared/imageStore.js';
 import type { RedisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { TurdifyQueue } from '../shared/queue.js';
+import type { WebhookQueue } from '../shared/webhooks.js';
+import type { JobWatcher } from './jobWatch.js';
 
 export interface ApiDeps {
   config: Config;
   queue: TurdifyQueue;
   queueEvents: QueueEvents;
+  /** Job events fanned out to the requests waiting on them (SSE, long poll, /turdify/). */
+  watcher: JobWatcher;
+  /** Webhook deliveries (the API only removes them, with their job). */
+  webhooks: WebhookQueue;
   store: ImageStore;
   /** A "client" connection: fails fast while Redis is down. */
   redis: Redis;

@@ -13,7 +13,7 @@ export function publicStatus(state: string): PublicStatus {
 const iso = (ms: number | undefined | null): string | null =>
   typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;
 
-function progressOf(raw: unknown, status: PublicStatus): number {
+export function progressOf(raw: unknown, status: PublicStatus): number {
   if (status === 'completed') return 100;
   let n = 0;
   if (typeof raw === 'number') n = raw;

@@ -4,7 +4,7 @@ import { DEFAULT_EMOJI, EMOJIS, isEmojiName } from '../shared/emojis.js';
 import { OUTPUT_FORMATS, type InputFormat, type JobOptions, type OutputFormat } from '../shared/jobs.js';
 import { HttpProblem } from './problem.js';
 
-export const OPTION_NAMES = ['emoji', 'format', 'min_confidence'] as const;
+export const OPTION_NAMES = ['emoji', 'format', 'min_confidence', 'callback_url'] as const;
 
 const single = z.preprocess(
   (v) => (typeof v === 'string' ? v.trim() : v),
@@ -27,6 +27,8 @@ export function optionsSchema(defaults: { minConfidence: number; format: OutputF
         .transform(Number)
         .pipe(z.number().min(0, { error: 'must be at least 0' }).max(1, { error: 'must be at most 1' }))
         .default(defaults.minConfidence),
+      // Vetted further (scheme, address) by the route, which can resolve the host.
+      callback_url: single.optional(),
     })
     .strict();
 }
@@ -39,12 +41,19 @@ export function defaultOutputFormat(input: InputFormat): OutputFormat {
 const isPlainRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 
+/** Throws the 400 for one bad option, in the same shape as schema errors. */
+export function invalidOption(option: string, message: string): HttpProblem {
+  return new HttpProblem(400, 'invalid-option', 'Bad Request', `${option}: ${message}`, {
+    extensions: { errors: [{ option, message }] },
+  });
+}
+
 /** Parses and validates; throws a 400 HttpProblem naming every bad or unknown option. */
 export function parseOptions(
   query: unknown,
   form: unknown,
   defaults: { minConfidence: number; inputFormat: InputFormat },
-): JobOptions {
+): { options: JobOptions; callbackUrl?: string } {
   const merged: Record<string, unknown> = {
     ...(isPlainRecord(query) ? query : {}),
     ...(isPlainRecord(form) ? form : {}),
@@ -74,8 +83,11 @@ export function parseOptions(
     );
   }
   return {
-    emoji: parsed.data.emoji,
-    format: parsed.data.format,
-    minConfidence: parsed.data.min_confidence,
+    options: {
+      emoji: parsed.data.emoji,
+      format: parsed.data.format,
+      minConfidence: parsed.data.min_confidence,
+    },
+    ...(parsed.data.callback_url ? { callbackUrl: parsed.data.callback_url } : {}),
   };
 }

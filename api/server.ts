@@ -10,6 +10,8 @@ import { QUEUE_NAME, redisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { openQueue } from '../shared/queue.js';
 import { createRedis } from '../shared/redis.js';
+import { openWebhookQueue } from '../shared/webhooks.js';
+import { createJobWatcher } from './jobWatch.js';
 import { createApp } from './app.js';
 import type { ApiDeps } from './deps.js';
 
@@ -32,6 +34,9 @@ export function createDeps(config: Config, log: Logger): { deps: ApiDeps; close(
   queue.on('error', (err) => log.debug({ err: err.message }, 'queue connection error'));
   const queueEvents = new QueueEvents(QUEUE_NAME, { connection: eventsRedis, prefix: config.KEY_PREFIX });
   queueEvents.on('error', (err) => log.debug({ err: err.message }, 'queue events connection error'));
+  const webhooks = openWebhookQueue(config, queueRedis);
+  webhooks.on('error', (err) => log.debug({ err: err.message }, 'webhook queue connection error'));
+  const watcher = createJobWatcher(queueEvents);
   const store = new RedisImageStore(redis, keys, {
     inputSeconds: config.INPUT_TTL_SECONDS,
     resultSeconds: config.RESULT_TTL_SECONDS,
@@ -46,7 +51,7 @@ export function createDeps(config: Config, log: Logger): { deps: ApiDeps; close(
     wasReady = false;
   });
 
-  const deps: ApiDeps = { config, queue, queueEvents, store, redis, keys, log };
+  const deps: ApiDeps = { config, queue, queueEvents, watcher, webhooks, store, redis, keys, log };
   const close = async () => {
     // Let BullMQ finish initialising (bounded) so no start-up command lands on a closed connection.
     await Promise.race([
@@ -57,7 +62,7 @@ export function createDeps(config: Config, log: Logger): { deps: ApiDeps; close(
     ]);
     // BullMQ's close() can wait on a dead connection forever: bound it, then cut the sockets.
     await Promise.race([
-      Promise.allSettled([queueEvents.close(), queue.close()]),
+      Promise.allSettled([queueEvents.close(), queue.close(), webhooks.close()]),
       sleep(2000, undefined, { ref: false }),
     ]);
     for (const r of [redis, queueRedis, eventsRedis]) r.disconnect();

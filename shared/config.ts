@@ -1,6 +1,8 @@
 // Every setting the service reads from the environment, validated once at start.
 // Defaults here are the documented ones (README "Configuration").
 import { z } from 'zod';
+import { Webhook } from 'standardwebhooks';
+import { parseCidrList, parseDurationList } from './configFormats.js';
 
 const seconds = (def: number) => z.coerce.number().positive().default(def);
 const bool = (def: boolean) =>
@@ -61,10 +63,60 @@ export const configSchema = z.object({
   MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.5),
   /** TensorFlow.js backend: auto = tfjs-node when it loads, else WebAssembly. */
   TF_BACKEND: z.enum(['auto', 'tfjs-node', 'wasm']).default('auto'),
+  /** Signs webhooks (Standard Webhooks, "whsec_<base64>"); callback_url is refused without it. */
+  WEBHOOK_SECRET: z
+    .string()
+    .refine(
+      (s) => {
+        try {
+          new Webhook(s);
+          return s.startsWith('whsec_');
+        } catch {
+          return false;
+        }
+      },
+      { error: 'must be "whsec_" followed by base64 (e.g. whsec_$(openssl rand -base64 32))' },
+    )
+    .optional(),
+  /** One webhook attempt's bound (connect + answer). */
+  WEBHOOK_TIMEOUT_SECONDS: seconds(10),
+  /** Delays before each retry (s, m, h; ms for tests); attempts = retries + 1. About a day in all. */
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .default('5s,5m,30m,2h,5h,10h,10h')
+    .transform((s, ctx) => {
+      const list = parseDurationList(s);
+      if (!list) ctx.addIssue({ code: 'custom', message: 'must be a comma list of durations like 5s,5m,2h' });
+      return list ?? [];
+    }),
+  /** Allow callbacks to private, loopback and link-local addresses (a LAN of Pis; tests). */
+  WEBHOOK_ALLOW_PRIVATE: bool(false),
+  /** Or allow just these ranges, e.g. "192.168.1.0/24,10.0.0.0/8". */
+  WEBHOOK_ALLOW_CIDRS: z
+    .string()
+    .default('')
+    .transform((s, ctx) => {
+      const list = parseCidrList(s);
+      if (!list) ctx.addIssue({ code: 'custom', message: 'must be a comma list of CIDRs like 10.0.0.0/8' });
+      return list ?? [];
+    }),
+  /** Deliveries one worker process makes at once (network-bound, so more than one). */
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
   /** How often a worker refreshes its entry in the fleet registry. */
   WORKER_HEARTBEAT_SECONDS: seconds(5),
   /** Accept "true" to let npm start spawn a private redis-server when none answers. */
   START_PRIVATE_REDIS: bool(true),
+
+  // Stalled-job recovery (docs/deploy.md, "When a machine dies"). A worker holds a lock on its job
+  // and renews it every WORKER_LOCK_MS / 2; a worker that dies stops renewing, the lock expires, and
+  // the next stalled check (every WORKER_STALLED_INTERVAL_MS, by any live worker) puts the job back
+  // in the queue: recovery takes at most WORKER_LOCK_MS + 2 × WORKER_STALLED_INTERVAL_MS.
+  /** Job lock; must outlast the longest pause of a worker's event loop (one detection on the slowest Pi). */
+  WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(15_000),
+  /** How often live workers look for jobs whose worker died. */
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(5_000),
+  /** Times a job may lose its worker and be retried; one more fails it (a photo that kills workers). */
+  WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(20).default(2),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -36,6 +36,10 @@ export interface TurdifyJobData {
   };
   /** Epoch ms when the API accepted the upload. */
   submittedAt: number;
+  /** Base of absolute URLs (PUBLIC_URL, else what the client called), for links in webhooks. */
+  baseUrl?: string;
+  /** Where to POST the job.completed / job.failed event (vetted by the SSRF guard). */
+  callbackUrl?: string;
 }
 
 /** A face in the output image's pixel coordinates (EXIF orientation applied). */

@@ -1,6 +1,8 @@
 // The Redis key layout, in one place. BullMQ owns `${prefix}:${QUEUE_NAME}:*`;
 // the service's own keys sit beside it under the same prefix.
 export const QUEUE_NAME = 'jobs';
+/** Webhook deliveries: their own queue, so they retry on their own schedule and survive restarts. */
+export const WEBHOOK_QUEUE_NAME = 'webhooks';
 
 export function redisKeys(prefix: string) {
   return {
@@ -16,6 +18,11 @@ export function redisKeys(prefix: string) {
     /** BullMQ's hash for one job (the job record). */
     bullJob: (jobId: string) => `${prefix}:${QUEUE_NAME}:${jobId}`,
     bullJobLogs: (jobId: string) => `${prefix}:${QUEUE_NAME}:${jobId}:logs`,
+    /** A job's webhook delivery record (state, attempts, last answer); expires with the result. */
+    webhook: (jobId: string) => `${prefix}:webhook:${jobId}`,
+    /** BullMQ's record of a job's delivery (its id is the job's id). */
+    bullWebhook: (jobId: string) => `${prefix}:${WEBHOOK_QUEUE_NAME}:${jobId}`,
+    bullWebhookLogs: (jobId: string) => `${prefix}:${WEBHOOK_QUEUE_NAME}:${jobId}:logs`,
   };
 }
 

@@ -10,6 +10,7 @@ import type { ImageStore } from '../shared/imageStore.js';
 import type { TurdifyJobData, TurdifyJobResult } from '../shared/jobs.js';
 import type { RedisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { enqueueWebhook, webhookEvent, type WebhookQueue } from '../shared/webhooks.js';
 import type { FaceDetector } from './detector.js';
 import type { RenderEmoji } from './overlay.js';
 import { processImage } from './pipeline.js';
@@ -22,6 +23,7 @@ export interface ProcessorDeps {
   keys: RedisKeys;
   config: Config;
   log: Logger;
+  webhooks: WebhookQueue;
 }
 
 export type TurdifyJob = Job<TurdifyJobData, TurdifyJobResult>;
@@ -57,6 +59,19 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
     if (await redis.exists(keys.cancelled(id))) throw new JobFailure('cancelled', 'the job was deleted');
   };
 
+  const notify = async (
+    job: TurdifyJob,
+    outcome: { result: TurdifyJobResult } | { failedReason: string },
+  ) => {
+    if (!job.data.callbackUrl) return;
+    await enqueueWebhook(
+      deps.webhooks,
+      job.id!,
+      job.data.callbackUrl,
+      webhookEvent(job.id!, job.data, outcome),
+    );
+  };
+
   return async (job) => {
     const id = job.id!;
     const started = performance.now();
@@ -76,7 +91,7 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
       await job.updateProgress(100);
       const timings = { ...out.timings, total: Math.round(performance.now() - started) };
       log.info({ job: id, faces: out.faces.length, timings }, 'job done');
-      return {
+      const result: TurdifyJobResult = {
         faces: out.faces,
         result: {
           format: out.format,
@@ -91,11 +106,17 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
         detector: detector.name,
         worker: { host: hostname(), pid: process.pid },
       };
+      // Enqueued before BullMQ marks the job completed, so a crash in between cannot lose the event
+      // (the retried job enqueues it again under the same id); the delivery waits for the end.
+      await notify(job, { result });
+      return result;
     } catch (err) {
       const verdict = classify(err);
       const final = verdict instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       // Inputs are personal data: once no attempt will read the upload again, drop it.
       if (final) await store.deleteInput(id).catch(() => {});
+      // If this enqueue fails, the worker's "failed" handler enqueues it again.
+      if (final) await notify(job, { failedReason: verdict.message }).catch(() => {});
       log.warn({ job: id, final, err: verdict.message }, 'job failed');
       throw verdict;
     }

@@ -10,11 +10,14 @@ import { RedisImageStore } from '../shared/imageStore.js';
 import type { TurdifyJobData, TurdifyJobResult } from '../shared/jobs.js';
 import { QUEUE_NAME, redisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { openQueue } from '../shared/queue.js';
 import { createRedis } from '../shared/redis.js';
+import { enqueueWebhook, openWebhookQueue, webhookEvent } from '../shared/webhooks.js';
 import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
 import { createFaceApiDetector, type FaceDetector } from './detector.js';
 import type { RenderEmoji } from './overlay.js';
 import { createProcessor, type TurdifyJob } from './processor.js';
+import { startWebhookWorker } from './webhookWorker.js';
 
 /** Touched on every heartbeat; the container HEALTHCHECK reads its age. */
 export const HEARTBEAT_FILE = join(tmpdir(), 'turdify-worker-heartbeat');
@@ -48,6 +51,10 @@ export async function startWorker(opts: {
     inputSeconds: config.INPUT_TTL_SECONDS,
     resultSeconds: config.RESULT_TTL_SECONDS,
   });
+  // Queues this process writes to: deliveries, and (read-only) the job queue, for job states.
+  const webhookRedis = createRedis(config.REDIS_URL, 'blocking');
+  const webhooks = openWebhookQueue(config, webhookRedis);
+  const jobsQueue = openQueue(config, webhookRedis);
   const processor = createProcessor({
     store,
     detector,
@@ -56,6 +63,7 @@ export async function startWorker(opts: {
     keys,
     config,
     log,
+    webhooks,
   });
   // BullMQ does not close a connection it was given: keep it to disconnect after close().
   const bullRedis = createRedis(config.REDIS_URL, 'blocking');
@@ -63,6 +71,11 @@ export async function startWorker(opts: {
     connection: bullRedis,
     prefix: config.KEY_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
+    // Stored on each job as processedBy: which host and process ran it.
+    name: `${hostname()}:${process.pid}`,
+    lockDuration: config.WORKER_LOCK_MS,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+    maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
   });
 
   const info: WorkerInfo = {
@@ -111,10 +124,18 @@ export async function startWorker(opts: {
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     if (!final) return;
     info.jobsFailed++;
+    // A job failed without its processor finishing (stalled too often) has not enqueued its event.
+    if (job.data.callbackUrl) {
+      const event = webhookEvent(job.id!, job.data, { failedReason: err.message });
+      enqueueWebhook(webhooks, job.id!, job.data.callbackUrl, event).catch((e) =>
+        log.warn({ job: job.id, err: String(e) }, 'could not enqueue webhook'),
+      );
+    }
     retire(job).catch((e) => log.warn({ job: job.id, err: String(e) }, 'could not retire job'));
   });
   worker.on('error', (err) => log.error({ err: String(err) }, 'worker error'));
-  await worker.waitUntilReady();
+  const deliveries = startWebhookWorker({ config, log, redis, keys, jobs: jobsQueue });
+  await Promise.all([worker.waitUntilReady(), deliveries.worker.waitUntilReady()]);
 
   return {
     worker,
@@ -123,6 +144,10 @@ export async function startWorker(opts: {
     async close() {
       clearInterval(timer);
       await worker.close(); // waits for the active job to finish
+      await deliveries.close();
+      await webhooks.close();
+      await jobsQueue.close();
+      webhookRedis.disconnect();
       await removeWorker(redis, keys, info.id).catch(() => {});
       redis.disconnect();
       bullRedis.disconnect();

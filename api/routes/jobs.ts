@@ -1,25 +1,21 @@
 // The asynchronous API: submit a job, poll it, fetch its result, delete it; and the emoji catalogue.
 import { Router, type Request } from 'express';
-import type { Job } from 'bullmq';
 import { DEFAULT_EMOJI, EMOJIS } from '../../shared/emojis.js';
-import { JOB_ID_PATTERN, newJobId, type TurdifyJobData, type TurdifyJobResult } from '../../shared/jobs.js';
+import { newJobId, type TurdifyJobData } from '../../shared/jobs.js';
 import { parseFailure } from '../../shared/errors.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
 import { inspectImage } from '../inspectImage.js';
 import { jobView, publicStatus } from '../jobView.js';
-import { parseOptions } from '../options.js';
+import { invalidOption, parseOptions } from '../options.js';
 import { HttpProblem, isRedisUnavailable } from '../problem.js';
+import { isEndState } from '../jobWatch.js';
+import { lookupJob, type TurdifyJob } from '../jobLookup.js';
+import { CallbackRefused, checkCallbackUrl, policyFromConfig } from '../../shared/callbackPolicy.js';
+import { readDelivery } from '../../shared/webhooks.js';
 import { formFields, imageUpload, uploadedBytes } from '../upload.js';
 
-type TurdifyJob = Job<TurdifyJobData, TurdifyJobResult>;
-
-const notFound = (id: string) =>
-  new HttpProblem(
-    404,
-    'job-not-found',
-    'Not Found',
-    `no job with id "${id}" (it may have expired or been deleted)`,
-  );
+/** Longest GET /jobs/:id?wait=N, in seconds. */
+export const MAX_WAIT_SECONDS = 60;
 
 /** Submits a job: stores the bytes, then enqueues; the stored input is removed if enqueueing fails. */
 export async function submitJob(
@@ -39,29 +35,28 @@ export async function submitJob(
 }
 
 export function jobsRouter(deps: ApiDeps): Router {
-  const { config, queue, store, redis, keys } = deps;
+  const { config, store, redis, keys } = deps;
   const router = Router();
-
-  /** The job and its state, unless the id is malformed, unknown, or cancelled (all 404). */
-  async function findJob(req: Request): Promise<{ id: string; job: TurdifyJob; state: string }> {
-    const id = String(req.params.id);
-    if (!JOB_ID_PATTERN.test(id)) throw notFound(id);
-    // State first, then the record: a job seen "completed" is then read with its return value
-    // (the move and the return value are written together; two reads are not atomic).
-    const state = await queue.getJobState(id);
-    const [job, cancelled] = await Promise.all([queue.getJob(id), redis.exists(keys.cancelled(id))]);
-    if (!job || cancelled) throw notFound(id);
-    return { id, job: job as TurdifyJob, state };
-  }
+  const findJob = (req: Request) => lookupJob(deps, String(req.params.id));
 
   router.post('/jobs', imageUpload('image', config.MAX_UPLOAD_BYTES, true), async (req, res) => {
     const bytes = uploadedBytes(req, 'image');
     const info = await inspectImage(bytes, { maxPixels: config.MAX_PIXELS });
-    const options = parseOptions(req.query, formFields(req), {
+    const { options, callbackUrl } = parseOptions(req.query, formFields(req), {
       minConfidence: config.MIN_CONFIDENCE,
       inputFormat: info.format,
     });
-    const job = await submitJob(deps, { options, input: { ...info, bytes: bytes.length } }, bytes);
+    if (callbackUrl) await vetCallbackUrl(config, callbackUrl);
+    const job = await submitJob(
+      deps,
+      {
+        options,
+        input: { ...info, bytes: bytes.length },
+        baseUrl: baseUrl(config, req),
+        ...(callbackUrl ? { callbackUrl } : {}),
+      },
+      bytes,
+    );
     req.log?.info({ jobId: job.id, format: info.format, bytes: bytes.length }, 'job accepted');
     res
       .status(202)
@@ -72,8 +67,21 @@ export function jobsRouter(deps: ApiDeps): Router {
   });
 
   router.get('/jobs/:id', async (req, res) => {
-    const { job, state } = await findJob(req);
+    const wait = parseWait(req.query.wait);
+    let { job, state } = await findJob(req);
+    if (wait > 0 && !isEndState(state)) {
+      // Long poll: answer as soon as the job ends, or after `wait` seconds with what it is then.
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      const id = String(job.id);
+      await deps.watcher.waitForEnd(id, () => deps.queue.getJobState(id), wait * 1000, gone.signal);
+      if (gone.signal.aborted) return; // the client left; the job goes on
+      ({ job, state } = await findJob(req));
+    }
     const view = jobView(job, state, baseUrl(config, req));
+    if (job.data.callbackUrl) {
+      view.webhook = { url: job.data.callbackUrl, ...(await readDelivery(redis, keys, String(job.id))) };
+    }
     if (view.status !== 'completed' && view.status !== 'failed') res.set('Retry-After', '1');
     res.set('Cache-Control', 'no-store').json(view);
   });
@@ -127,6 +135,9 @@ export function jobsRouter(deps: ApiDeps): Router {
       req.log?.info({ jobId: id, err: (err as Error).message }, 'job running; marked cancelled');
     }
     await store.deleteAll(id);
+    // Its webhook too: a pending delivery is dropped (one being sent right now still completes).
+    await deps.webhooks.remove(id).catch(() => 0);
+    await redis.unlink(keys.webhook(id), keys.bullWebhook(id), keys.bullWebhookLogs(id));
     res.status(204).end();
   });
 
@@ -141,6 +152,29 @@ export function jobsRouter(deps: ApiDeps): Router {
   });
 
   return router;
+}
+
+/** GET /jobs/:id?wait=N: 0 (no wait) when absent; a 400 unless 0 ≤ N ≤ MAX_WAIT_SECONDS. */
+export function parseWait(raw: unknown): number {
+  if (raw === undefined) return 0;
+  const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > MAX_WAIT_SECONDS) {
+    throw invalidOption('wait', `must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
+  }
+  return n;
+}
+
+/** callback_url: webhooks configured, http(s), and an address the SSRF guard allows. */
+async function vetCallbackUrl(config: ApiDeps['config'], url: string): Promise<void> {
+  if (!config.WEBHOOK_SECRET) {
+    throw invalidOption('callback_url', 'webhooks are not enabled on this server (it has no WEBHOOK_SECRET)');
+  }
+  try {
+    await checkCallbackUrl(url, policyFromConfig(config));
+  } catch (err) {
+    if (err instanceof CallbackRefused) throw invalidOption('callback_url', err.message);
+    throw err;
+  }
 }
 
 /** If-None-Match against a strong ETag, with the weak comparison RFC 9110 prescribes for it. */

@@ -6,12 +6,13 @@ import { parseFailure } from '../../shared/errors.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
 import { inspectImage } from '../inspectImage.js';
 import { jobUrls } from '../jobView.js';
-import { HttpProblem, isRedisUnavailable } from '../problem.js';
+import { lookupJob } from '../jobLookup.js';
+import { HttpProblem } from '../problem.js';
 import { imageUpload, uploadedBytes } from '../upload.js';
 import { submitJob } from './jobs.js';
 
 export function turdifyRouter(deps: ApiDeps): Router {
-  const { config, queueEvents, store } = deps;
+  const { config, store } = deps;
   const router = Router();
   router.post(
     ['/turdify', '/turdify/'],
@@ -28,26 +29,33 @@ export function turdifyRouter(deps: ApiDeps): Router {
         bytes,
       );
       const id = String(job.id);
-      let result;
-      try {
-        result = await job.waitUntilFinished(queueEvents, config.SYNC_TIMEOUT_SECONDS * 1000);
-      } catch (err) {
-        if (isRedisUnavailable(err)) throw err;
-        const message = err instanceof Error ? err.message : String(err);
-        if (/timed out before finishing/.test(message)) {
-          const links = jobUrls(baseUrl(config, req), id);
-          throw new HttpProblem(
-            504,
-            'sync-timeout',
-            'Gateway Timeout',
-            `the image was not processed within ${config.SYNC_TIMEOUT_SECONDS} s; poll job_url for the outcome`,
-            { extensions: { job_id: id, job_url: links.self }, headers: { Location: `/jobs/${id}` } },
-          );
-        }
-        const failure = parseFailure(message);
+      // The same wait as GET /jobs/:id?wait=N, bounded by SYNC_TIMEOUT_SECONDS.
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      await deps.watcher.waitForEnd(
+        id,
+        () => deps.queue.getJobState(id),
+        config.SYNC_TIMEOUT_SECONDS * 1000,
+        gone.signal,
+      );
+      if (gone.signal.aborted) return; // the client left; the job goes on
+      const { job: ended, state } = await lookupJob(deps, id);
+      if (state === 'failed') {
+        const failure = parseFailure(ended.failedReason);
         throw new HttpProblem(422, failure.code.replace(/_/g, '-'), 'Unprocessable Image', failure.message, {
           extensions: { code: failure.code, job_id: id },
         });
+      }
+      const result = ended.returnvalue;
+      if (state !== 'completed' || !result) {
+        const links = jobUrls(baseUrl(config, req), id);
+        throw new HttpProblem(
+          504,
+          'sync-timeout',
+          'Gateway Timeout',
+          `the image was not processed within ${config.SYNC_TIMEOUT_SECONDS} s; poll job_url for the outcome`,
+          { extensions: { job_id: id, job_url: links.self }, headers: { Location: `/jobs/${id}` } },
+        );
       }
       const out = await store.getResult(id);
       if (!out) {

@@ -1,0 +1,32 @@
+// Finding a job by the id in a URL: the one place that decides what "not found" means.
+import type { Job } from 'bullmq';
+import { JOB_ID_PATTERN, type TurdifyJobData, type TurdifyJobResult } from '../shared/jobs.js';
+import type { ApiDeps } from './deps.js';
+import { HttpProblem } from './problem.js';
+
+export type TurdifyJob = Job<TurdifyJobData, TurdifyJobResult>;
+
+export const jobNotFound = (id: string) =>
+  new HttpProblem(
+    404,
+    'job-not-found',
+    'Not Found',
+    `no job with id "${id}" (it may have expired or been deleted)`,
+  );
+
+/** The job and its state, unless the id is malformed, unknown, or cancelled (all 404). */
+export async function lookupJob(
+  deps: Pick<ApiDeps, 'queue' | 'redis' | 'keys'>,
+  id: string,
+): Promise<{ id: string; job: TurdifyJob; state: string }> {
+  if (!JOB_ID_PATTERN.test(id)) throw jobNotFound(id);
+  // State first, then the record: a job seen "completed" is then read with its return value
+  // (the move and the return value are written together; two reads are not atomic).
+  const state = await deps.queue.getJobState(id);
+  const [job, cancelled] = await Promise.all([
+    deps.queue.getJob(id),
+    deps.redis.exists(deps.keys.cancelled(id)),
+  ]);
+  if (!job || cancelled) throw jobNotFound(id);
+  return { id, job: job as TurdifyJob, state };
+}

@@ -1,0 +1,87 @@
+// Telling the HTTP layer when a job moves: one BullMQ QueueEvents reader per API process (it reads
+// the queue's Redis event stream, so it sees jobs that any worker runs for any API process),
+// fanned out to the requests watching each job. SSE, long polling and POST /turdify/ all use it.
+import type { QueueEvents } from 'bullmq';
+
+export type JobEvent =
+  | { type: 'active' }
+  | { type: 'progress'; progress: unknown }
+  | { type: 'completed' }
+  | { type: 'failed'; reason: string }
+  | { type: 'removed' };
+
+export type JobListener = (event: JobEvent) => void;
+
+/** States after which nothing more happens to a job (or it is gone). */
+export const isEndState = (state: string) =>
+  state === 'completed' || state === 'failed' || state === 'unknown';
+
+export interface JobWatcher {
+  /** Calls listener with each event of job id until the returned function is called. */
+  subscribe(id: string, listener: JobListener): () => void;
+  /**
+   * Resolves once the job has ended (or is gone), or after timeoutMs, or when signal aborts;
+   * never rejects. getState is re-read now and then, so a missed event only costs a little delay.
+   */
+  waitForEnd(
+    id: string,
+    getState: () => Promise<string>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<void>;
+}
+
+/** Safety net under the event stream: how often a waiter re-reads the job's state. */
+const RECHECK_MS = 2000;
+
+export function createJobWatcher(events: QueueEvents): JobWatcher {
+  const listeners = new Map<string, Set<JobListener>>();
+  const emit = (id: string, event: JobEvent) => {
+    for (const l of listeners.get(id) ?? []) l(event);
+  };
+  events.on('active', ({ jobId }) => emit(jobId, { type: 'active' }));
+  events.on('progress', ({ jobId, data }) => emit(jobId, { type: 'progress', progress: data }));
+  events.on('completed', ({ jobId }) => emit(jobId, { type: 'completed' }));
+  events.on('failed', ({ jobId, failedReason }) => emit(jobId, { type: 'failed', reason: failedReason }));
+  events.on('removed', ({ jobId }) => emit(jobId, { type: 'removed' }));
+
+  const subscribe = (id: string, listener: JobListener) => {
+    let set = listeners.get(id);
+    if (!set) listeners.set(id, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) listeners.delete(id);
+    };
+  };
+
+  const waitForEnd: JobWatcher['waitForEnd'] = (id, getState, timeoutMs, signal) =>
+    new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        unsubscribe();
+        clearTimeout(timer);
+        clearInterval(recheck);
+        signal?.removeEventListener('abort', finish);
+        resolve();
+      };
+      // Subscribe before the first state read, so an end between the two is not missed.
+      const unsubscribe = subscribe(id, (e) => {
+        if (e.type === 'completed' || e.type === 'failed' || e.type === 'removed') finish();
+      });
+      const check = () =>
+        getState().then(
+          (state) => isEndState(state) && finish(),
+          () => {},
+        );
+      const timer = setTimeout(finish, timeoutMs);
+      const recheck = setInterval(check, RECHECK_MS);
+      signal?.addEventListener('abort', finish);
+      if (signal?.aborted) finish();
+      else void check();
+    });
+
+  return { subscribe, waitForEnd };
+}
