@@ -107,3 +107,22 @@ export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promi
     },
   };
 }
+
+/** BullMQ's per-queue bookkeeping: lists and sets of ids and counters, no image data or face boxes. */
+const STRUCTURAL =
+  /^turdify:(jobs|webhooks):(meta|id|events|wait|active|completed|failed|delayed|prioritized|paused|stalled|stalled-check|marker|pc|limiter|waiting-children|de:.*)$/;
+
+/** Every key (BullMQ's structural ones aside) that has no TTL: the service must leave none. */
+export async function keysWithoutTtl(redis: Redis): Promise<string[]> {
+  const forever: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const key of batch) {
+      if (STRUCTURAL.test(key)) continue;
+      if ((await redis.pttl(key)) < 0) forever.push(key);
+    }
+  } while (cursor !== '0');
+  return forever;
+}

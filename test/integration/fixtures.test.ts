@@ -19,7 +19,7 @@ import { encoder } from '../../worker/pipeline.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { evaluate, iou, loadFixtures, type Box, type Fixture } from '../helpers/fixtures.js';
 import type { JobView } from '../helpers/http.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { keysWithoutTtl, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
 
 /**
@@ -27,10 +27,6 @@ import { renderEmoji, sharedDetector } from '../helpers/worker.js';
  * Lower these only with a measured reason; a regression must fail here.
  */
 const FLOOR = { tp: 30, fp: 0 };
-
-/** BullMQ's per-queue bookkeeping: lists and sets of ids, no image data or face boxes. */
-const STRUCTURAL =
-  /^turdify:jobs:(meta|id|events|wait|active|completed|failed|delayed|prioritized|paused|stalled|stalled-check|marker|pc|limiter|waiting-children|de:.*)$/;
 
 const asBox = (f: FaceBox): Box => [f.x, f.y, f.width, f.height];
 const log = createLogger('fixtures-test', 'silent');
@@ -237,17 +233,7 @@ describe('the fixture photos through the service', () => {
   it('gives every key it wrote a TTL (BullMQ bookkeeping aside)', async () => {
     // The worker sets the job record's TTL just after completion: allow it a moment.
     await sleep(200);
-    const forever: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'COUNT', 1000);
-      cursor = next;
-      for (const key of batch) {
-        if (STRUCTURAL.test(key)) continue;
-        if ((await redis.pttl(key)) < 0) forever.push(key);
-      }
-    } while (cursor !== '0');
-    assert.deepEqual(forever, [], 'keys without a TTL');
+    assert.deepEqual(await keysWithoutTtl(redis), [], 'keys without a TTL');
     assert.ok((await redis.dbsize()) > 0);
   });
 });
