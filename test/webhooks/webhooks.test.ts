@@ -1,6 +1,7 @@
 // Webhooks, live progress and long polling against a private Redis, a real worker (real inference
 // on a small photo) and real HTTP receivers on loopback.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -310,6 +311,24 @@ describe('webhooks, SSE and long polling', () => {
     // After the end, a new stream says so at once.
     const again = await (await fetch(`${api.url}/jobs/${id}/events`)).text();
     assert.match(again, /event: state[\s\S]*event: completed/);
+  });
+
+  it("the README's example receiver verifies a real delivery", async () => {
+    const port = await freePort();
+    const rx = spawn(process.execPath, [join(repoRoot, 'docs/examples/webhook-receiver.mjs')], {
+      env: { ...process.env, WEBHOOK_SECRET: SECRET, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    rx.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await until('receiver listening', async () => out.includes('listening'));
+      const id = (await submit(`http://127.0.0.1:${port}/hook`)).body.id as string;
+      await until('verified line', async () => out.includes(`verified job.completed ${id} faces=1`));
+      assert.match(out, new RegExp(`faces=1 ${PUBLIC_URL}/jobs/${id}/result`));
+    } finally {
+      rx.kill();
+    }
   });
 
   it('leaves no key without a TTL once deliveries are done', async () => {
