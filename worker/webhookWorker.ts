@@ -44,6 +44,8 @@ export function startWebhookWorker(deps: WebhookWorkerDeps) {
       await job.moveToDelayed(Date.now() + HOLD_MS, token);
       throw new DelayedError();
     }
+    // Deleted by its owner while it ran: nobody is to be told about it any more.
+    if (await redis.exists(keys.cancelled(jobId))) return { status: 0 };
     if (!signer) throw new UnrecoverableError('WEBHOOK_SECRET is not set on this worker');
     const attempt = job.attemptsMade + 1;
     const now = new Date();
