@@ -15,6 +15,7 @@ import { createRedis } from '../shared/redis.js';
 import { enqueueWebhook, openWebhookQueue, webhookEvent } from '../shared/webhooks.js';
 import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
 import { createFaceApiDetector, type FaceDetector } from './detector.js';
+import { startDetectorThread } from './detectorThread.js';
 import type { RenderEmoji } from './overlay.js';
 import { createProcessor, type TurdifyJob } from './processor.js';
 import { startWebhookWorker } from './webhookWorker.js';
@@ -37,14 +38,12 @@ export async function startWorker(opts: {
 }): Promise<RunningWorker> {
   const { config, log } = opts;
   const keys = redisKeys(config.KEY_PREFIX);
-  const detector =
-    opts.detector ??
-    (await createFaceApiDetector({
-      kind: config.DETECTOR,
-      tinyInputSize: config.TINY_INPUT_SIZE,
-      tfBackend: config.TF_BACKEND,
-      log,
-    }));
+  const spec = { kind: config.DETECTOR, tinyInputSize: config.TINY_INPUT_SIZE, tfBackend: config.TF_BACKEND };
+  const threaded =
+    !opts.detector && config.INFERENCE_THREAD
+      ? await startDetectorThread({ ...spec, logLevel: config.LOG_LEVEL }, log)
+      : undefined;
+  const detector = opts.detector ?? threaded ?? (await createFaceApiDetector({ ...spec, log }));
   // Store and registry commands wait out a Redis outage instead of failing the job.
   const redis = createRedis(config.REDIS_URL, 'blocking');
   const store = new RedisImageStore(redis, keys, {
@@ -145,6 +144,7 @@ export async function startWorker(opts: {
       clearInterval(timer);
       await worker.close(); // waits for the active job to finish
       await deliveries.close();
+      await threaded?.close();
       await webhooks.close();
       await jobsQueue.close();
       webhookRedis.disconnect();
