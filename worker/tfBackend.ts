@@ -1,6 +1,6 @@
-// The one place the TensorFlow.js backend is chosen: tfjs-node (native libtensorflow) when it loads,
-// otherwise WebAssembly. Never the pure-JS cpu backend: it is 20–40× slower, so refusing to start
-// beats serving at that speed silently.
+// The one place a TensorFlow.js backend is loaded: tfjs-node (native libtensorflow) when it loads,
+// otherwise WebAssembly (worker/detector.ts puts the onnx backend between the two). Never the pure-JS
+// cpu backend: it is 20–40× slower, so refusing to start beats serving at that speed silently.
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type * as FaceApiModule from '@vladmandic/face-api';
@@ -48,24 +48,40 @@ async function loadWasm(): Promise<FaceApi> {
   return faceapi;
 }
 
+/** face-api on tfjs-node, or undefined (with the reason) when tfjs-node does not load here. */
+export async function tryLoadNativeFaceApi(): Promise<{ faceapi?: FaceApi; reason?: string }> {
+  try {
+    const faceapi = loadNative();
+    await tfOf(faceapi).ready();
+    if (tfOf(faceapi).getBackend() !== 'tensorflow')
+      return { reason: 'tfjs-node loaded without its backend' };
+    return { faceapi };
+  } catch (err) {
+    return { reason: String(err).split('\n')[0] };
+  }
+}
+
+/** face-api on the WebAssembly backend (always available: it ships inside an npm package). */
+export async function loadWasmFaceApi(log: Logger): Promise<FaceApi> {
+  return (await loadFaceApi('wasm', log)).faceapi;
+}
+
 export async function loadFaceApi(
   pref: TfBackendPreference,
   log: Logger,
 ): Promise<{ faceapi: FaceApi; backend: TfBackendName }> {
-  let faceapi: FaceApi | undefined;
   if (pref !== 'wasm') {
-    try {
-      faceapi = loadNative();
-      await tfOf(faceapi).ready();
-    } catch (err) {
-      if (pref === 'tfjs-node') throw new Error(`TF_BACKEND=tfjs-node but it does not load: ${String(err)}`);
-      log.info({ reason: String(err).split('\n')[0] }, 'tfjs-node not available, using WebAssembly');
-      faceapi = undefined;
+    const native = await tryLoadNativeFaceApi();
+    if (native.faceapi) {
+      log.info({ backend: 'tensorflow' }, 'TensorFlow.js backend ready');
+      return { faceapi: native.faceapi, backend: 'tensorflow' };
     }
+    if (pref === 'tfjs-node') throw new Error(`TF_BACKEND=tfjs-node but it does not load: ${native.reason}`);
+    log.info({ reason: native.reason }, 'tfjs-node not available, using WebAssembly');
   }
-  faceapi ??= await loadWasm();
+  const faceapi = await loadWasm();
   const active = tfOf(faceapi).getBackend();
-  if (active !== 'tensorflow' && active !== 'wasm') {
+  if (active !== 'wasm') {
     throw new Error(`TensorFlow.js backend is "${active}": refusing to run face detection on it`);
   }
   log.info({ backend: active }, 'TensorFlow.js backend ready');

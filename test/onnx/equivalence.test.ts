@@ -1,0 +1,174 @@
+// The onnx backend against face-api on WebAssembly, on every fixture photo: the same faces (boxes at
+// IoU ≥ 0.95, scores within 0.02), the same scores from ../shared/tools/evaluate.mjs, and a model
+// file that is rebuilt byte for byte from face-api's weights. Real inference on both sides.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { createLogger } from '../../shared/logger.js';
+import {
+  createFaceApiDetector,
+  SELF_CHECK,
+  selfCheckImage,
+  type Detection,
+  type FaceDetector,
+  type RgbImage,
+} from '../../worker/detector.js';
+import { ensureModel } from '../../worker/onnx/modelFile.js';
+import { readMetadata } from '../../worker/onnx/onnxProto.js';
+import { onnxThreads } from '../../worker/onnx/ssdSession.js';
+import { buildSsdMobilenetv1Onnx } from '../../worker/onnx/ssdMobilenetv1.js';
+import { scaleBoxes } from '../../worker/pipeline.js';
+import { evaluate, iou, loadFixtures, type Box } from '../helpers/fixtures.js';
+
+const log = createLogger('onnx-test', 'silent');
+const MIN_IOU = 0.95;
+const MAX_SCORE_DIFF = 0.02;
+/** Low enough that uncertain boxes (the ones TinyFaceDetector re-checks) are compared too. */
+const RAW_THRESHOLD = 0.2;
+
+const asBox = (d: Detection): Box => [d.x, d.y, d.width, d.height];
+
+/** The detection copy the pipeline makes: upright, at most 1024 px, RGB. */
+async function detectionCopy(file: string): Promise<RgbImage> {
+  const { data, info } = await sharp(readFileSync(file))
+    .rotate()
+    .toColourspace('srgb')
+    .resize(1024, 1024, { fit: 'inside', withoutEnlargement: true })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+interface Diff {
+  worstIou: number;
+  worstScore: number;
+  problems: string[];
+}
+
+/** Pairs each reference box with its best match; counts must agree and every pair be close. */
+function compare(reference: Detection[], candidate: Detection[]): Diff {
+  const diff: Diff = { worstIou: 1, worstScore: 0, problems: [] };
+  if (reference.length !== candidate.length)
+    diff.problems.push(`${reference.length} faces on wasm, ${candidate.length} on onnx`);
+  const free = new Set(candidate.map((_, i) => i));
+  for (const r of reference) {
+    let best = -1;
+    let bestIou = 0;
+    for (const i of free) {
+      const v = iou(asBox(r), asBox(candidate[i]!));
+      if (v > bestIou) [best, bestIou] = [i, v];
+    }
+    if (best < 0) {
+      diff.problems.push(`no onnx box for ${JSON.stringify(r)}`);
+      diff.worstIou = 0;
+      continue;
+    }
+    free.delete(best);
+    const ds = Math.abs(candidate[best]!.score - r.score);
+    diff.worstIou = Math.min(diff.worstIou, bestIou);
+    diff.worstScore = Math.max(diff.worstScore, ds);
+    if (bestIou < MIN_IOU || ds > MAX_SCORE_DIFF)
+      diff.problems.push(`box ${JSON.stringify(r)}: IoU ${bestIou.toFixed(4)}, score diff ${ds.toFixed(4)}`);
+  }
+  return diff;
+}
+
+describe('onnx backend', () => {
+  const fixtures = loadFixtures();
+  let wasm: FaceDetector;
+  let onnx: FaceDetector;
+  let wasmRaw: FaceDetector;
+  let onnxRaw: FaceDetector;
+  const images = new Map<string, RgbImage>();
+
+  before(async () => {
+    const spec = { kind: 'ssd' as const, tinyInputSize: 416, log };
+    wasm = await createFaceApiDetector({ ...spec, tfBackend: 'wasm' });
+    onnx = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 1 });
+    wasmRaw = await createFaceApiDetector({ ...spec, tfBackend: 'wasm', verify: false });
+    onnxRaw = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 1, verify: false });
+    for (const f of fixtures) images.set(f.file, await detectionCopy(f.path));
+  });
+
+  it('reports itself as onnx', () => {
+    assert.equal(onnx.backend, 'onnx');
+    assert.equal(onnx.name, wasm.name);
+  });
+
+  it('finds the same faces as face-api on wasm in every fixture photo (the whole detector)', async () => {
+    const failures: string[] = [];
+    const predictions = { wasm: {} as Record<string, number[][]>, onnx: {} as Record<string, number[][]> };
+    for (const f of fixtures) {
+      const img = images.get(f.file)!;
+      const a = await wasm.detect(img, 0.5);
+      const b = await onnx.detect(img, 0.5);
+      const d = compare(a, b);
+      console.log(
+        `# ${f.file}: ${a.length}/${b.length} faces, min IoU ${d.worstIou.toFixed(6)}, max score diff ${d.worstScore.toExponential(1)}`,
+      );
+      failures.push(...d.problems.map((p) => `${f.file}: ${p}`));
+      const full = await sharp(f.path).rotate().metadata();
+      const [w, h] = (full.orientation ?? 1) >= 5 ? [full.height!, full.width!] : [full.width!, full.height!];
+      for (const [name, found] of [
+        ['wasm', a],
+        ['onnx', b],
+      ] as const) {
+        predictions[name][f.file] = scaleBoxes(found, w / img.width, h / img.height, w, h).map((x) => [
+          x.x,
+          x.y,
+          x.width,
+          x.height,
+          x.score,
+        ]);
+      }
+    }
+    assert.deepEqual(failures, []);
+    const scores = { wasm: evaluate(fixtures, predictions.wasm), onnx: evaluate(fixtures, predictions.onnx) };
+    console.log(`# evaluate.mjs wasm ${JSON.stringify(scores.wasm)}`);
+    console.log(`# evaluate.mjs onnx ${JSON.stringify(scores.onnx)}`);
+    assert.deepEqual(scores.onnx, scores.wasm);
+  });
+
+  it(`gives the same raw SSD boxes down to score ${RAW_THRESHOLD}`, async () => {
+    const failures: string[] = [];
+    let boxes = 0;
+    for (const f of fixtures) {
+      const img = images.get(f.file)!;
+      const a = await wasmRaw.detect(img, RAW_THRESHOLD);
+      const b = await onnxRaw.detect(img, RAW_THRESHOLD);
+      boxes += a.length;
+      failures.push(...compare(a, b).problems.map((p) => `${f.file}: ${p}`));
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(boxes > 30, `only ${boxes} boxes compared`);
+  });
+
+  it('self-check numbers are what face-api answers', async () => {
+    const top = (await wasmRaw.detect(selfCheckImage(), SELF_CHECK.minScore))[0]!;
+    for (const k of ['x', 'y', 'width', 'height'] as const)
+      assert.ok(Math.abs(top[k] - SELF_CHECK.top[k]) < 0.01, k);
+    assert.ok(Math.abs(top.score - SELF_CHECK.top.score) < 1e-5);
+  });
+
+  it('builds the model deterministically, recording its source weights', () => {
+    const a = buildSsdMobilenetv1Onnx();
+    const b = buildSsdMobilenetv1Onnx();
+    assert.ok(Buffer.from(a.bytes).equals(Buffer.from(b.bytes)), 'two builds differ');
+    const onDisk = ensureModel();
+    assert.ok(Buffer.from(onDisk.bytes).equals(Buffer.from(a.bytes)), 'models/ssd_mobilenetv1.onnx is stale');
+    const meta = readMetadata(a.bytes);
+    assert.match(meta.source_sha256 ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(meta.source_sha256, a.metadata.source_sha256);
+  });
+
+  it('shares the cores out between worker processes', () => {
+    assert.equal(onnxThreads({ localWorkers: 1, cores: 2 }), 2);
+    assert.equal(onnxThreads({ localWorkers: 2, cores: 2 }), 1);
+    assert.equal(onnxThreads({ localWorkers: 4, cores: 2 }), 1);
+    assert.equal(onnxThreads({ localWorkers: 3, cores: 8 }), 2);
+    assert.equal(onnxThreads({ localWorkers: Infinity, cores: 8 }), 1);
+    assert.equal(onnxThreads({ threads: 3, localWorkers: 2, cores: 2 }), 3);
+  });
+});

@@ -1,0 +1,79 @@
+// SSD MobileNet v1 on onnxruntime-node's CPU provider: the ONNX graph does the preprocessing, the
+// network, box decoding and non-maximum suppression; this file feeds it and maps boxes back to the
+// image exactly as face-api's SsdMobilenetv1.locateFaces does.
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { INPUT_SIZE } from './ssdMobilenetv1.js';
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  score: number;
+}
+
+/**
+ * Intra-op threads for one worker process: the machine's cores shared out between the worker
+ * processes on it, at least 1. `threads` (ONNX_THREADS) overrides; set it where the process cannot see
+ * its real share (a container with a CPU limit, several replicas on one node).
+ */
+export function onnxThreads(opts: { threads?: number; localWorkers: number; cores?: number }): number {
+  if (opts.threads && opts.threads > 0) return opts.threads;
+  const cores = opts.cores ?? availableParallelism();
+  return Math.max(1, Math.floor(cores / Math.max(1, opts.localWorkers)));
+}
+
+export interface SsdSession {
+  readonly threads: number;
+  detect(rgb: { data: Uint8Array; width: number; height: number }, minConfidence: number): Promise<Box[]>;
+  release(): Promise<void>;
+}
+
+export async function openSsdSession(model: Uint8Array, threads: number): Promise<SsdSession> {
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    // Threads sleep between runs instead of spinning: a worker never burns a core it is not using.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  });
+  return {
+    threads,
+    async detect(rgb, minConfidence) {
+      const { width, height } = rgb;
+      if (rgb.data.length !== width * height * 3) throw new Error('detect: expected packed RGB');
+      // face-api: options.minConfidence || 0.5 (0 means its default).
+      const threshold = minConfidence || 0.5;
+      const image = new ort.Tensor('uint8', rgb.data, [height, width, 3]);
+      const minScore = new ort.Tensor('float32', Float32Array.of(threshold), [1]);
+      const out = await session.run({ image, min_score: minScore });
+      const boxes = out.boxes!.data as Float32Array;
+      const scores = out.scores!.data as Float32Array;
+      for (const t of Object.values(out)) t.dispose();
+      // face-api: boxes are relative to the padded square; undo the padding using its rounded
+      // "reshaped" size of the image inside the 512 square, then scale to the image.
+      const scale = INPUT_SIZE / Math.max(width, height);
+      const padX = INPUT_SIZE / Math.round(width * scale);
+      const padY = INPUT_SIZE / Math.round(height * scale);
+      const found: Box[] = [];
+      for (let i = 0; i < scores.length; i++) {
+        const top = Math.max(0, boxes[4 * i]!) * padY;
+        const left = Math.max(0, boxes[4 * i + 1]!) * padX;
+        const bottom = Math.min(1, boxes[4 * i + 2]!) * padY;
+        const right = Math.min(1, boxes[4 * i + 3]!) * padX;
+        found.push({
+          x: left * width,
+          y: top * height,
+          width: (right - left) * width,
+          height: (bottom - top) * height,
+          score: scores[i]!,
+        });
+      }
+      return found;
+    },
+    release: () => session.release(),
+  };
+}
