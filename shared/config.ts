@@ -33,6 +33,8 @@ export const configSchema = z.object({
     .positive()
     .default(20 * 1024 * 1024),
   MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
+  /** Uploads waiting for a worker beyond this get 503 + Retry-After (bounds Redis memory). */
+  MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(10_000),
   /** How long an accepted upload may wait for a worker before it expires. */
   INPUT_TTL_SECONDS: seconds(3600),
   /** How long a result image (and the job record) is kept after the job ends. */

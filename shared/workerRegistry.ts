@@ -14,6 +14,10 @@ export interface WorkerInfo {
   jobsFailed: number;
   startedAt: number;
   lastHeartbeat: number;
+  /** Live TensorFlow tensors in the detector (constant when nothing leaks). */
+  tensors: number;
+  /** Resident memory of the worker process, MB. */
+  rssMB: number;
 }
 
 export async function publishWorker(
@@ -51,6 +55,8 @@ export async function listWorkers(redis: Redis, keys: RedisKeys): Promise<Worker
         jobsFailed: Number(h.jobsFailed),
         startedAt: Number(h.startedAt),
         lastHeartbeat: Number(h.lastHeartbeat),
+        tensors: Number(h.tensors ?? NaN),
+        rssMB: Number(h.rssMB ?? NaN),
       });
     }
   } while (cursor !== '0');

@@ -87,7 +87,9 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
       );
       await cancelled(id);
       await store.putResult(id, out.output);
-      await store.deleteInput(id);
+      // The upload is deleted once BullMQ has recorded the completion (worker.ts, "completed"): if
+      // this attempt loses its lock (Redis outage, long pause), the attempt that recovers the job
+      // still finds it. Until then it is bounded by INPUT_TTL_SECONDS like any upload.
       await job.updateProgress(100);
       const timings = { ...out.timings, total: Math.round(performance.now() - started) };
       log.info({ job: id, faces: out.faces.length, timings }, 'job done');

@@ -88,9 +88,13 @@ export async function startWorker(opts: {
     jobsFailed: 0,
     startedAt: Date.now(),
     lastHeartbeat: Date.now(),
+    tensors: detector.liveTensors(),
+    rssMB: 0,
   };
   const heartbeat = async () => {
     info.lastHeartbeat = Date.now();
+    info.tensors = detector.liveTensors();
+    info.rssMB = Math.round(process.memoryUsage.rss() / 2 ** 20);
     try {
       await publishWorker(redis, keys, info, config.WORKER_HEARTBEAT_SECONDS * 3);
       writeFileSync(HEARTBEAT_FILE, String(info.lastHeartbeat));
@@ -112,7 +116,12 @@ export async function startWorker(opts: {
       return;
     }
     const ttl = Math.ceil(config.RESULT_TTL_SECONDS * 1000);
-    await redis.multi().pexpire(keys.bullJob(id), ttl).pexpire(keys.bullJobLogs(id), ttl).exec();
+    await redis
+      .multi()
+      .unlink(keys.input(id))
+      .pexpire(keys.bullJob(id), ttl)
+      .pexpire(keys.bullJobLogs(id), ttl)
+      .exec();
   };
   worker.on('completed', (job) => {
     info.jobsDone++;

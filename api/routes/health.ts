@@ -61,6 +61,8 @@ export function healthRouter(deps: ApiDeps): Router {
           concurrency: w.concurrency,
           jobs_done: w.jobsDone,
           jobs_failed: w.jobsFailed,
+          tensors: Number.isFinite(w.tensors) ? w.tensors : null,
+          rss_mb: Number.isFinite(w.rssMB) ? w.rssMB : null,
           last_heartbeat: Number.isFinite(w.lastHeartbeat) ? new Date(w.lastHeartbeat).toISOString() : null,
         })),
       },

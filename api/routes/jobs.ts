@@ -23,6 +23,20 @@ export async function submitJob(
   data: Omit<TurdifyJobData, 'v' | 'submittedAt'>,
   bytes: Buffer,
 ) {
+  // Backpressure: past the limit, say when to come back instead of filling Redis.
+  const waiting = await deps.queue.getWaitingCount();
+  if (waiting >= deps.config.MAX_QUEUED_JOBS) {
+    throw new HttpProblem(
+      503,
+      'queue-full',
+      'Service Unavailable',
+      `${waiting} jobs are waiting for a worker (the limit is ${deps.config.MAX_QUEUED_JOBS}); try again later`,
+      {
+        headers: { 'Retry-After': '5' },
+        extensions: { waiting, max_queued_jobs: deps.config.MAX_QUEUED_JOBS },
+      },
+    );
+  }
   const id = newJobId();
   await deps.store.putInput(id, bytes);
   try {

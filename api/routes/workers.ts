@@ -24,6 +24,8 @@ export function workersRouter(deps: ApiDeps): Router {
         concurrency: w.concurrency,
         jobs_done: w.jobsDone,
         jobs_failed: w.jobsFailed,
+        tensors: Number.isFinite(w.tensors) ? w.tensors : null,
+        rss_mb: Number.isFinite(w.rssMB) ? w.rssMB : null,
         started_at: iso(w.startedAt),
         last_heartbeat: iso(w.lastHeartbeat),
         seconds_since_heartbeat: Number.isFinite(w.lastHeartbeat)

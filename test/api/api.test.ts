@@ -204,6 +204,20 @@ describe('queued jobs (no worker)', () => {
     assert.equal(g.body.status, 'queued');
     assert.equal(g.headers['retry-after'], '1');
   });
+  test('503 queue-full with Retry-After past MAX_QUEUED_JOBS', async () => {
+    const built = createDeps({ ...config, MAX_QUEUED_JOBS: 1 }, log);
+    try {
+      const app = createApp(built.deps);
+      // Earlier tests left jobs waiting (no worker runs here): the queue is already at the limit.
+      const r = await request(app).post('/jobs').attach('image', jpeg, 'face.jpg');
+      assertProblem(r, 503);
+      assert.equal(r.headers['retry-after'], '5');
+      assert.equal(problem(r).type, 'https://turdify.dev/problems/queue-full');
+    } finally {
+      await built.close();
+    }
+  });
+
   test('raw image/* body is accepted', async () => {
     const r = await request(api.url).post('/jobs?format=webp').set('Content-Type', 'image/jpeg').send(jpeg);
     assert.equal(r.status, 202, r.text);

@@ -308,17 +308,9 @@ describe('failures across processes: Redis, API and 4 workers', { timeout: 240_0
     );
   });
 
-  it(
-    'Redis crash: jobs running when Redis went down are not lost either',
-    {
-      todo:
-        'known bug: the first worker deletes the upload before BullMQ refuses its completion (lock lost), so the ' +
-        'recovered attempt fails with input_expired; fix: delete the upload once the job is completed',
-    },
-    () => {
-      assert.deepEqual(lostInCrash, []);
-    },
-  );
+  it('Redis crash: jobs running when Redis went down are not lost either', () => {
+    assert.deepEqual(lostInCrash, []);
+  });
 
   it('API restart with jobs queued: they are processed and stay pollable', async () => {
     const ids = await submit(40);

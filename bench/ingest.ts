@@ -1,0 +1,54 @@
+// 3. Ingest: POST /jobs with no worker running (the API alone), a 100 KB photo, as many
+// connections as it takes to saturate the API.
+import autocannon from 'autocannon';
+import { rss, startCluster } from './lib/cluster.js';
+
+export interface IngestResult {
+  photoKB: number;
+  connections: number;
+  seconds: number;
+  accepted: number;
+  acceptedPerSecond: number;
+  latencyMs: { p50: number; p99: number };
+  non202: number;
+  apiRssPeakMB: number;
+}
+
+export async function benchIngest(photo: Buffer, seconds: number, connections = 32): Promise<IngestResult> {
+  const cluster = await startCluster(0, { MAX_QUEUED_JOBS: '1000000', LOG_LEVEL: 'warn' });
+  try {
+    const boundary = '----turdifybench';
+    const body = Buffer.concat([
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n` +
+          'Content-Type: image/jpeg\r\n\r\n',
+      ),
+      photo,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const load = (duration: number) =>
+      autocannon({
+        url: `${cluster.apiUrl}/jobs`,
+        method: 'POST',
+        body,
+        duration,
+        connections,
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      });
+    await load(2); // warm-up
+    const r = await load(seconds);
+    const accepted = r['2xx'];
+    return {
+      photoKB: Math.round(photo.length / 1024),
+      connections,
+      seconds,
+      accepted,
+      acceptedPerSecond: accepted / seconds,
+      latencyMs: { p50: r.latency.p50, p99: r.latency.p99 },
+      non202: r.non2xx + r.errors,
+      apiRssPeakMB: rss(cluster.api.pid).peak,
+    };
+  } finally {
+    await cluster.close();
+  }
+}

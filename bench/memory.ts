@@ -1,0 +1,53 @@
+// 4. Memory: peak RSS of the API and of one worker over many jobs; the worker's RSS and live
+// tensors early on and at the end (growth would be a leak).
+import { awaitJob, submit } from './lib/client.js';
+import { readyz, rss, startCluster } from './lib/cluster.js';
+import type { Photo } from './lib/photos.js';
+
+export interface MemoryResult {
+  jobs: number;
+  apiPeakMB: number;
+  workerPeakMB: number;
+  workerAfterWarmupMB: number;
+  workerAtEndMB: number;
+  tensorsAfterWarmup: number;
+  tensorsAtEnd: number;
+}
+
+const tensors = async (apiUrl: string) => {
+  const r = await readyz(apiUrl);
+  const list = (r?.workers as { list?: { tensors?: number }[] } | undefined)?.list ?? [];
+  return Number(list[0]?.tensors ?? NaN);
+};
+
+export async function benchMemory(mix: Photo[], jobs: number, heartbeatSeconds = 1): Promise<MemoryResult> {
+  const cluster = await startCluster(1, { WORKER_HEARTBEAT_SECONDS: String(heartbeatSeconds) });
+  const worker = cluster.workers[0]!;
+  try {
+    const run = async (count: number, offset: number) => {
+      const waits = [];
+      for (let i = 0; i < count; i++) {
+        const p = mix[(offset + i) % mix.length]!;
+        const { id, sentAt } = await submit(cluster.apiUrl, p.bytes, p.name);
+        waits.push(awaitJob(cluster.apiUrl, id, sentAt));
+      }
+      await Promise.all(waits);
+      await new Promise((r) => setTimeout(r, heartbeatSeconds * 1000 + 200)); // a fresh heartbeat
+    };
+    const warm = Math.min(20, jobs);
+    await run(warm, 0);
+    const early = { rss: rss(worker.pid).now, tensors: await tensors(cluster.apiUrl) };
+    await run(jobs - warm, warm);
+    return {
+      jobs,
+      apiPeakMB: rss(cluster.api.pid).peak,
+      workerPeakMB: rss(worker.pid).peak,
+      workerAfterWarmupMB: early.rss,
+      workerAtEndMB: rss(worker.pid).now,
+      tensorsAfterWarmup: early.tensors,
+      tensorsAtEnd: await tensors(cluster.apiUrl),
+    };
+  } finally {
+    await cluster.close();
+  }
+}

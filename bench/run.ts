@@ -1,0 +1,47 @@
+// `npm run bench`: every benchmark, a table on stdout, and docs/performance.md rewritten with it.
+// `npm run bench -- --quick` runs fewer repetitions (a smoke test of the benchmarks themselves).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchColdStart } from './coldstart.js';
+import { benchE2e, benchOverhead } from './e2e.js';
+import { benchFloor } from './floor.js';
+import { benchIngest } from './ingest.js';
+import { benchMemory } from './memory.js';
+import { machine } from './lib/machine.js';
+import { fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
+import { renderReport, spliceGenerated } from './report.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
+const want = (name: string) => !only || only.includes(name);
+
+const m = machine();
+process.stderr.write(`bench on ${m.cores} cores (${m.cpu}), node ${m.node}${quick ? ', quick' : ''}\n`);
+const photos = await fixturePhotos();
+const mosaic = await tenMegapixelPhoto(photos);
+const mix = photos; // the end-to-end mix: every fixture photo, in turn
+const workerCounts = [...new Set([1, Math.max(1, Math.ceil(m.cores / 2)), m.cores])];
+
+const floor = want('floor') ? await benchFloor([...photos, mosaic], quick ? 3 : 20) : undefined;
+const e2e = want('e2e')
+  ? await benchE2e(mix, workerCounts, quick ? 2 * mix.length : 8 * mix.length)
+  : undefined;
+const overhead = want('e2e') ? await benchOverhead(mix, quick ? mix.length : 3 * mix.length) : undefined;
+const photo100k = await jpegOfSize(
+  photos.find((p) => p.name.startsWith('wider_val'))!,
+  100,
+);
+const ingest = want('ingest') ? await benchIngest(photo100k, quick ? 3 : 10) : undefined;
+const memory = want('memory') ? await benchMemory(mix, quick ? 40 : 200) : undefined;
+const cold = want('coldstart') ? await benchColdStart(photos[0]!, quick ? 2 : 5) : undefined;
+
+const report = renderReport({ machine: m, quick, floor, e2e, overhead, ingest, memory, cold });
+process.stdout.write(report.table);
+if (!quick && !only) {
+  const path = join(repoRoot, 'docs/performance.md');
+  writeFileSync(path, spliceGenerated(readFileSync(path, 'utf8'), report.markdown));
+  process.stderr.write('updated docs/performance.md\n');
+}
