@@ -76,21 +76,28 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
     const id = job.id!;
     const started = performance.now();
     try {
-      await cancelled(id);
-      const input = await store.getInput(id);
+      // Concurrent commands share one round trip (ioredis pipelines them on the connection).
+      const [, input] = await Promise.all([cancelled(id), store.getInput(id)]);
       if (!input)
         throw new JobFailure('input_expired', 'the upload expired before a worker could process it');
-      await job.updateProgress(5);
+      // Progress is news, not a step of the work: sent without waiting, in order on one connection.
+      const progress = (percent: number) => {
+        job.updateProgress(percent).catch(() => {});
+      };
+      progress(5);
       const out = await withTimeout(
-        processImage(input, job.data.options, pipelineDeps, (_stage, percent) => job.updateProgress(percent)),
+        processImage(input, job.data.options, pipelineDeps, (_stage, percent) => progress(percent)),
         config.JOB_TIMEOUT_SECONDS * 1000,
       );
-      await cancelled(id);
-      await store.putResult(id, out.output);
+      await Promise.all([cancelled(id), store.putResult(id, out.output)]).catch(async (err: unknown) => {
+        // Deleted while it ran: no result may outlive the job.
+        if (err instanceof JobFailure) await store.deleteAll(id).catch(() => {});
+        throw err;
+      });
       // The upload is deleted once BullMQ has recorded the completion (worker.ts, "completed"): if
       // this attempt loses its lock (Redis outage, long pause), the attempt that recovers the job
       // still finds it. Until then it is bounded by INPUT_TTL_SECONDS like any upload.
-      await job.updateProgress(100);
+      progress(100);
       const timings = { ...out.timings, total: Math.round(performance.now() - started) };
       log.info({ job: id, faces: out.faces.length, timings }, 'job done');
       const result: TurdifyJobResult = {
