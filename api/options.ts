@@ -41,6 +41,15 @@ export function defaultOutputFormat(input: InputFormat): OutputFormat {
 const isPlainRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 
+// Building a zod schema costs far more than using one: one per (default confidence, format).
+const schemas = new Map<string, ReturnType<typeof optionsSchema>>();
+function cachedSchema(minConfidence: number, format: OutputFormat) {
+  const key = `${minConfidence}/${format}`;
+  let schema = schemas.get(key);
+  if (!schema) schemas.set(key, (schema = optionsSchema({ minConfidence, format })));
+  return schema;
+}
+
 /** Throws the 400 for one bad option, in the same shape as schema errors. */
 export function invalidOption(option: string, message: string): HttpProblem {
   return new HttpProblem(400, 'invalid-option', 'Bad Request', `${option}: ${message}`, {
@@ -67,10 +76,7 @@ export function parseOptions(
       extensions: { unknown_options: unknown, known_options: [...OPTION_NAMES] },
     });
   }
-  const schema = optionsSchema({
-    minConfidence: defaults.minConfidence,
-    format: defaultOutputFormat(defaults.inputFormat),
-  });
+  const schema = cachedSchema(defaults.minConfidence, defaultOutputFormat(defaults.inputFormat));
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => ({ option: i.path.join('.'), message: i.message }));
