@@ -2,6 +2,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { ApiDeps } from './deps.js';
+import { createMetrics } from './metrics.js';
 import { HttpProblem, problemHandler, sendProblem } from './problem.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
@@ -18,7 +19,7 @@ const KNOWN_PATHS: { pattern: RegExp; allow: string[] }[] = [
   { pattern: /^\/jobs\/[^/]+\/result\/?$/, allow: ['GET', 'HEAD'] },
   { pattern: /^\/jobs\/[^/]+\/events\/?$/, allow: ['GET'] },
   { pattern: /^\/turdify\/?$/, allow: ['POST'] },
-  { pattern: /^\/(emojis|healthz|readyz|workers)\/?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/(emojis|healthz|readyz|workers|metrics)\/?$/, allow: ['GET', 'HEAD'] },
 ];
 
 export function createApp(deps: ApiDeps): Express {
@@ -29,11 +30,14 @@ export function createApp(deps: ApiDeps): Express {
   app.use(
     pinoHttp({
       logger: deps.log,
-      autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/healthz') },
+      autoLogging: { ignore: (req) => /^\/(healthz|metrics)/.test(req.url ?? '') },
       customLogLevel: (_req, res) =>
         res.statusCode === 500 ? 'error' : res.statusCode >= 500 ? 'warn' : 'info',
     }),
   );
+  const metrics = createMetrics(deps);
+  app.use(metrics.middleware);
+  app.use(metrics.router);
   app.use(healthRouter(deps));
   app.use(jobsRouter(deps));
   app.use(eventsRouter(deps));

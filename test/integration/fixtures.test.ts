@@ -219,6 +219,24 @@ describe('the fixture photos through the service', () => {
     }
   });
 
+  it('exposes Prometheus metrics: requests by route, queue counts, and the fleet with its backend', async () => {
+    const res = await request(app).get('/metrics');
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain/);
+    const text = res.text;
+    const accepted = new RegExp(
+      `turdify_http_request_duration_seconds_count\\{method="POST",route="/jobs",status="202"\\} ${fixtures.length}\\b`,
+    );
+    assert.match(text, accepted);
+    assert.match(text, new RegExp(`turdify_queue_jobs\\{state="completed"\\} ${fixtures.length}\\b`));
+    assert.match(
+      text,
+      new RegExp(`turdify_workers\\{host="[^"]+",backend="${worker.detector.backend}",detector="[^"]+"\\} 1`),
+    );
+    assert.match(text, /turdify_worker_live_tensors\{worker="[^"]+",host="[^"]+",backend="[^"]+"\} \d+/);
+    assert.doesNotMatch(text, /route="\/jobs\/[0-9a-f]{8}-/, 'job ids never become labels');
+  });
+
   it('deletes every key of a job on DELETE', async () => {
     const { job } = outcomes[0]!;
     const before = await redis.keys(`*${job.id}*`);
