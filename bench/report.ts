@@ -1,5 +1,6 @@
 // Turns benchmark results into a plain-text table (stdout) and the generated part of
 // docs/performance.md (between the bench markers; the prose around it is kept).
+import type { AccuracyRow } from './accuracy.js';
 import type { ColdStartResult } from './coldstart.js';
 import type { E2eRow, OverheadResult } from './e2e.js';
 import { STAGES, type FloorResult } from './floor.js';
@@ -17,6 +18,7 @@ export interface Results {
   ingest?: IngestResult;
   memory?: MemoryResult;
   cold?: ColdStartResult;
+  accuracy?: AccuracyRow[];
 }
 
 const START = '<!-- bench:start -->';
@@ -158,6 +160,22 @@ export function renderReport(r: Results): { table: string; markdown: string } {
       rows: [
         [r.cold.runs, Math.round(r.cold.medianMs), r.cold.samplesMs.map((s) => Math.round(s)).join(', ')],
       ],
+    });
+  }
+  if (r.accuracy) {
+    sections.push({
+      title: '6. Accuracy against speed (fixture photos, 31 faces; IoU 0.5, FDDB 0.3)',
+      head: ['configuration', 'backend', 'found', 'false', 'missed', 'recall', 'precision', 'detect p50 ms'],
+      rows: r.accuracy.map((a) => [
+        a.config,
+        a.backend,
+        a.score.tp,
+        a.score.fp,
+        a.score.fn,
+        round(a.score.recall, 3),
+        round(a.score.precision, 3),
+        round(a.detectMsMedian, 1),
+      ]),
     });
   }
   const table = sections

@@ -2,6 +2,7 @@
 // `npm run bench -- --quick` runs fewer repetitions (a smoke test of the benchmarks themselves).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { benchAccuracy } from './accuracy.js';
 import { benchColdStart } from './coldstart.js';
 import { benchE2e, benchOverhead } from './e2e.js';
 import { benchFloor } from './floor.js';
@@ -36,9 +37,10 @@ const photo100k = await jpegOfSize(
 );
 const ingest = want('ingest') ? await benchIngest(photo100k, quick ? 3 : 10) : undefined;
 const memory = want('memory') ? await benchMemory(mix, quick ? 40 : 200) : undefined;
+const accuracy = want('accuracy') ? await benchAccuracy(photos, quick ? 1 : 3) : undefined;
 const cold = want('coldstart') ? await benchColdStart(photos[0]!, quick ? 2 : 5) : undefined;
 
-const report = renderReport({ machine: m, quick, floor, e2e, overhead, ingest, memory, cold });
+const report = renderReport({ machine: m, quick, floor, e2e, overhead, ingest, memory, cold, accuracy });
 process.stdout.write(report.table);
 if (!quick && !only) {
   const path = join(repoRoot, 'docs/performance.md');
