@@ -1,5 +1,6 @@
 // 1. In-process floor: the worker's pipeline alone (no HTTP, no Redis) on each photo, stage by
-// stage, with the detector the worker uses (in its thread).
+// stage, with the detector the worker uses (in its thread), limited to one core's worth of threads.
+import sharp from 'sharp';
 import { createEmojiRenderer } from '../shared/emojiRenderer.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
@@ -30,11 +31,14 @@ export interface FloorResult {
 export async function benchFloor(photos: Photo[], runs: number): Promise<FloorResult> {
   const config = loadConfig({});
   const log = createLogger('bench', 'warn');
+  // Per core: one ONNX thread and one libvips thread, as each of N workers on N cores gets.
+  sharp.concurrency(1);
   const detector = await startDetectorThread(
     {
       kind: config.DETECTOR,
       tinyInputSize: config.TINY_INPUT_SIZE,
       tfBackend: config.TF_BACKEND,
+      onnxThreads: 1,
       logLevel: 'warn',
     },
     log,

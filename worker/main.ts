@@ -1,4 +1,6 @@
 // Worker process entry point: `npm run worker`.
+import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { createEmojiRenderer, verifyEmojiAssets } from '../shared/emojiRenderer.js';
 import { createLogger } from '../shared/logger.js';
@@ -9,6 +11,10 @@ async function main(): Promise<void> {
   const log = createLogger('worker', config.LOG_LEVEL);
   process.on('unhandledRejection', (err) => log.error({ err: String(err) }, 'unhandled rejection'));
   await verifyEmojiAssets();
+  // Like the onnx backend's threads: this machine's cores shared out between its worker processes,
+  // so N workers on N cores do not each start N libvips threads.
+  const localWorkers = config.WORKERS === 'auto' ? availableParallelism() : Math.max(1, config.WORKERS);
+  sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / localWorkers)));
   const renderer = createEmojiRenderer();
   const running = await startWorker({
     config,

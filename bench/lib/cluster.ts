@@ -51,7 +51,14 @@ export interface Cluster {
 export async function startCluster(n: number, extraEnv: Record<string, string> = {}): Promise<Cluster> {
   const redis = await startTestRedis();
   const port = await freePort();
-  const env = { REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1', ...extraEnv };
+  // WORKERS tells each worker how many share this machine (the onnx backend splits the cores).
+  const env = {
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    WORKERS: String(Math.max(1, n)),
+    ...extraEnv,
+  };
   const api = startProcess('api', env);
   const apiUrl = `http://127.0.0.1:${port}`;
   const workers: Proc[] = [];
