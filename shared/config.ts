@@ -65,8 +65,10 @@ export const configSchema = z.object({
     .default(416),
   /** Default minimum detection score when a request gives no min_confidence. */
   MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.5),
-  /** TensorFlow.js backend: auto = tfjs-node when it loads, else WebAssembly. */
-  TF_BACKEND: z.enum(['auto', 'tfjs-node', 'wasm']).default('auto'),
+  /** Inference backend: auto = tfjs-node when it loads, else onnx (SSD on onnxruntime), else WebAssembly. */
+  TF_BACKEND: z.enum(['auto', 'tfjs-node', 'onnx', 'wasm']).default('auto'),
+  /** onnx backend's intra-op threads; 0 = cores ÷ worker processes on this machine (docs/onnx.md). */
+  ONNX_THREADS: z.coerce.number().int().min(0).max(256).default(0),
   /** Signs webhooks (Standard Webhooks, "whsec_<base64>"); callback_url is refused without it. */
   WEBHOOK_SECRET: z
     .string()

@@ -66,7 +66,8 @@ describe('npm start: API + worker processes', () => {
     start = launch('scripts/start.ts', { REDIS_URL: redis.url, PORT: String(port), WORKERS: '2' });
     await waitHttp(`${base}/healthz`);
     const workers = await waitWorkers(base, 2);
-    assert.deepEqual(workers.backends, ['wasm']);
+    // No tfjs-node on these machines: the default is the onnx backend (docs/onnx.md).
+    assert.deepEqual(workers.backends, ['onnx']);
   });
 
   after(async () => {

@@ -1,0 +1,279 @@
+// `npm run bench:onnx`: the onnx backend against face-api on WebAssembly, same photos (the fixtures),
+// same machine, one run. Writes its section of docs/onnx.md (between the bench:onnx markers) and
+// prints it; `--json` prints the figures as JSON instead (for `npm run bench`).
+//
+// Measured, interleaved photo by photo so both backends see the same machine load:
+// - SSD alone (no second opinion), per photo: wasm, onnx on 1 thread (per-core speed), onnx on 2;
+// - the whole detector (SSD + TinyFaceDetector's check of boxes scoring 0.5–0.9) per photo;
+// - end-to-end throughput of the worker's pipeline (decode → detect → emoji → JPEG) in one process;
+// - evaluate.mjs scores of both on the fixtures, and the model build.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { format, resolveConfig } from 'prettier';
+import sharp from 'sharp';
+import { createEmojiRenderer } from '../shared/emojiRenderer.js';
+import type { FaceBox } from '../shared/jobs.js';
+import { createLogger } from '../shared/logger.js';
+import { createFaceApiDetector, type FaceDetector, type RgbImage } from '../worker/detector.js';
+import { buildSsdMobilenetv1Onnx } from '../worker/onnx/ssdMobilenetv1.js';
+import { processImage } from '../worker/pipeline.js';
+import { evaluate, loadFixtures, repoRoot, type Score } from '../test/helpers/fixtures.js';
+
+const med = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const r0 = (x: number) => Math.round(x);
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+async function time<T>(f: () => Promise<T>): Promise<[number, T]> {
+  const t = performance.now();
+  const v = await f();
+  return [performance.now() - t, v];
+}
+
+export interface OnnxBenchResult {
+  machine: { cpu: string; cores: number; node: string; loadBefore: number; loadAfter: number; date: string };
+  rounds: number;
+  model: { buildMs: number; bytes: number };
+  loadMs: { wasm: number; onnx: number };
+  photos: {
+    file: string;
+    size: string;
+    faces: number;
+    ssdMs: { wasm: number; onnx1: number; onnx2: number };
+    detectorMs: { wasm: number; onnx: number };
+  }[];
+  bySize: { size: string; photos: number; wasm: number; onnx1: number; onnx2: number; ratio: number }[];
+  median: {
+    wasm: number;
+    onnx1: number;
+    onnx2: number;
+    ratio: number;
+    detectorWasm: number;
+    detectorOnnx: number;
+  };
+  throughput: { backend: string; images: number; seconds: number; imagesPerSecond: number }[];
+  scores: { wasm: Score; onnx: Score; equal: boolean };
+}
+
+export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
+  const log = createLogger('bench-onnx', 'silent');
+  const loadBefore = loadavg()[0]!;
+  const [buildMs, built] = await time(async () => buildSsdMobilenetv1Onnx());
+  const spec = { kind: 'ssd' as const, tinyInputSize: 416, log };
+  const [wasmLoad, wasm] = await time(() => createFaceApiDetector({ ...spec, tfBackend: 'wasm' }));
+  const [onnxLoad, onnx] = await time(() =>
+    createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 1 }),
+  );
+  const wasmSsd = await createFaceApiDetector({ ...spec, tfBackend: 'wasm', verify: false });
+  const onnx1 = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 1, verify: false });
+  const onnx2 = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 2, verify: false });
+  const onnx2Full = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 2 });
+
+  const fixtures = loadFixtures();
+  const images: { file: string; img: RgbImage }[] = [];
+  for (const f of fixtures) {
+    const { data, info } = await sharp(readFileSync(f.path))
+      .rotate()
+      .toColourspace('srgb')
+      .resize(1024, 1024, { fit: 'inside', withoutEnlargement: true })
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    images.push({ file: f.file, img: { data, width: info.width, height: info.height } });
+  }
+
+  // Per photo: every round runs each detector once on it, in the same order.
+  const photos: OnnxBenchResult['photos'] = [];
+  for (const { file, img } of images) {
+    const s = { wasm: [] as number[], onnx1: [] as number[], onnx2: [] as number[] };
+    const d = { wasm: [] as number[], onnx: [] as number[] };
+    let faces = 0;
+    for (let r = 0; r < rounds; r++) {
+      const run = async (det: FaceDetector) => (await time(() => det.detect(img, 0.5)))[0];
+      s.wasm.push(await run(wasmSsd));
+      s.onnx1.push(await run(onnx1));
+      s.onnx2.push(await run(onnx2));
+      d.wasm.push(await run(wasm));
+      const [ms, found] = await time(() => onnx.detect(img, 0.5));
+      d.onnx.push(ms);
+      faces = found.length;
+    }
+    photos.push({
+      file,
+      size: `${img.width}×${img.height}`,
+      faces,
+      ssdMs: { wasm: r0(med(s.wasm)), onnx1: r0(med(s.onnx1)), onnx2: r0(med(s.onnx2)) },
+      detectorMs: { wasm: r0(med(d.wasm)), onnx: r0(med(d.onnx)) },
+    });
+  }
+  const sizeClass = (size: string) =>
+    Number(size.split('×')[0]) >= 700 ? '700–1024 px wide' : '296–500 px wide';
+  const bySize = [...new Set(photos.map((p) => sizeClass(p.size)))].map((size) => {
+    const ps = photos.filter((p) => sizeClass(p.size) === size);
+    const m = (k: 'wasm' | 'onnx1' | 'onnx2') => med(ps.map((p) => p.ssdMs[k]));
+    return {
+      size,
+      photos: ps.length,
+      wasm: m('wasm'),
+      onnx1: m('onnx1'),
+      onnx2: m('onnx2'),
+      ratio: r2(m('wasm') / m('onnx1')),
+    };
+  });
+  const all = (k: 'wasm' | 'onnx1' | 'onnx2') => med(photos.map((p) => p.ssdMs[k]));
+  const median = {
+    wasm: all('wasm'),
+    onnx1: all('onnx1'),
+    onnx2: all('onnx2'),
+    ratio: r2(all('wasm') / all('onnx1')),
+    detectorWasm: med(photos.map((p) => p.detectorMs.wasm)),
+    detectorOnnx: med(photos.map((p) => p.detectorMs.onnx)),
+  };
+
+  // End to end in one process: the worker's pipeline on every photo file, twice over.
+  const renderer = createEmojiRenderer();
+  const renderEmoji = (name: string, size: number) => renderer.render(name, size);
+  const files = fixtures.map((f) => ({ file: f.file, bytes: readFileSync(f.path) }));
+  const opts = { emoji: 'poop', format: 'jpeg' as const, minConfidence: 0.5 };
+  const faces: Record<string, Record<string, FaceBox[]>> = {};
+  const throughput: OnnxBenchResult['throughput'] = [];
+  for (const [backend, detector] of [
+    ['wasm', wasm],
+    ['onnx (1 thread)', onnx],
+    ['onnx (2 threads)', onnx2Full],
+  ] as const) {
+    const deps = { detector, renderEmoji, detectMaxSide: 1024 };
+    await processImage(files[0]!.bytes, opts, deps); // emoji cache warm for everyone alike
+    const started = performance.now();
+    let n = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      for (const { file, bytes } of files) {
+        const out = await processImage(bytes, opts, deps);
+        n++;
+        if (pass === 0 && backend !== 'onnx (2 threads)') (faces[backend] ??= {})[file] = out.faces;
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    throughput.push({ backend, images: n, seconds: r1(seconds), imagesPerSecond: r2(n / seconds) });
+  }
+  const asPreds = (byFile: Record<string, FaceBox[]>) =>
+    Object.fromEntries(
+      Object.entries(byFile).map(([f, b]) => [f, b.map((x) => [x.x, x.y, x.width, x.height, x.score])]),
+    );
+  const wasmScore = evaluate(fixtures, asPreds(faces['wasm']!));
+  const onnxScore = evaluate(fixtures, asPreds(faces['onnx (1 thread)']!));
+
+  return {
+    machine: {
+      cpu: cpus()[0]?.model.trim() ?? 'unknown',
+      cores: availableParallelism(),
+      node: process.version,
+      loadBefore: r2(loadBefore),
+      loadAfter: r2(loadavg()[0]!),
+      date: new Date().toISOString().slice(0, 10),
+    },
+    rounds,
+    model: { buildMs: r0(buildMs), bytes: built.bytes.length },
+    loadMs: { wasm: r0(wasmLoad), onnx: r0(onnxLoad) },
+    photos,
+    bySize,
+    median,
+    throughput,
+    scores: {
+      wasm: wasmScore,
+      onnx: onnxScore,
+      equal: JSON.stringify(wasmScore) === JSON.stringify(onnxScore),
+    },
+  };
+}
+
+const table = (head: string[], rows: (string | number)[][]) =>
+  [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+
+export function onnxMarkdown(r: OnnxBenchResult): string {
+  const m = r.machine;
+  const score = (s: Score) =>
+    `tp ${s.tp}, fp ${s.fp}, fn ${s.fn} (recall ${r2(s.recall)}, precision ${r2(s.precision)})`;
+  return [
+    `Measured ${m.date} on ${m.cpu}, ${m.cores} cores, Node ${m.node}; load average ${m.loadBefore} before, ` +
+      `${m.loadAfter} after (other work was running beside it: absolute times ±30 %). ` +
+      `Medians of ${r.rounds} runs per photo, backends interleaved photo by photo; detection input is the ` +
+      `pipeline's ≤ 1024 px copy. Model build ${r.model.buildMs} ms, ${(r.model.bytes / 1e6).toFixed(1)} MB; ` +
+      `detector start (load + warm-up) wasm ${r.loadMs.wasm} ms, onnx ${r.loadMs.onnx} ms.`,
+    '',
+    '**SSD MobileNet v1 alone, ms per photo** (onnx 1 thread = per-core speed)',
+    '',
+    table(
+      ['photo size', 'photos', 'wasm', 'onnx 1 thread', 'onnx 2 threads', 'wasm ÷ onnx (1 thread)'],
+      [
+        ...r.bySize.map((b) => [b.size, b.photos, r0(b.wasm), r0(b.onnx1), r0(b.onnx2), `${b.ratio}×`]),
+        [
+          '**all**',
+          r.photos.length,
+          r0(r.median.wasm),
+          r0(r.median.onnx1),
+          r0(r.median.onnx2),
+          `**${r.median.ratio}×**`,
+        ],
+      ],
+    ),
+    '',
+    '**Per photo, ms** (SSD alone; whole detector = SSD + TinyFaceDetector check of boxes scoring 0.5–0.9, on wasm in both)',
+    '',
+    table(
+      ['photo', 'size', 'faces', 'SSD wasm', 'SSD onnx ×1', 'SSD onnx ×2', 'detector wasm', 'detector onnx'],
+      r.photos.map((p) => [
+        p.file,
+        p.size,
+        p.faces,
+        p.ssdMs.wasm,
+        p.ssdMs.onnx1,
+        p.ssdMs.onnx2,
+        p.detectorMs.wasm,
+        p.detectorMs.onnx,
+      ]),
+    ),
+    '',
+    '**End to end, one process** (the worker pipeline: decode, detect, paste emoji, JPEG; every photo twice)',
+    '',
+    table(
+      ['backend', 'images', 'seconds', 'images/s'],
+      r.throughput.map((t) => [t.backend, t.images, t.seconds, t.imagesPerSecond]),
+    ),
+    '',
+    `**Quality** (\`../shared/tools/evaluate.mjs\` on the fixtures, through the pipeline): wasm ${score(r.scores.wasm)}; ` +
+      `onnx ${score(r.scores.onnx)} — ${r.scores.equal ? 'equal' : '**NOT EQUAL**'}.`,
+  ].join('\n');
+}
+
+const START = '<!-- bench:onnx:start (npm run bench:onnx writes this section) -->';
+const END = '<!-- bench:onnx:end -->';
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  const rounds = Number(process.env.BENCH_ONNX_ROUNDS ?? 3);
+  const result = await benchOnnx(rounds);
+  if (process.argv.includes('--json')) {
+    console.log(JSON.stringify(result, null, 2));
+  } else {
+    const md = onnxMarkdown(result);
+    console.log(md);
+    const path = join(repoRoot, 'docs/onnx.md');
+    const doc = readFileSync(path, 'utf8');
+    const i = doc.indexOf(START);
+    const j = doc.indexOf(END);
+    const next =
+      i >= 0 && j > i
+        ? `${doc.slice(0, i + START.length)}\n${md}\n${doc.slice(j)}`
+        : `${doc.trimEnd()}\n\n${START}\n${md}\n${END}\n`;
+    // Formatted as `prettier --check` expects, so a fresh run leaves the tree lint-clean.
+    writeFileSync(path, await format(next, { ...(await resolveConfig(path)), filepath: path }));
+    console.error('updated docs/onnx.md');
+  }
+  process.exit(0);
+}
