@@ -9,7 +9,8 @@ import { processImage } from '../worker/pipeline.js';
 import type { Photo } from './lib/photos.js';
 import { median } from './lib/stats.js';
 
-export const STAGES = ['decode', 'resize', 'detect', 'composite', 'encode', 'total'] as const;
+/** encode = paste the emoji + encode, one libvips pass. */
+export const STAGES = ['decode', 'resize', 'detect', 'render', 'encode', 'total'] as const;
 
 export interface FloorRow {
   photo: string;
