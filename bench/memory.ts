@@ -20,8 +20,13 @@ const tensors = async (apiUrl: string) => {
   return Number(list[0]?.tensors ?? NaN);
 };
 
-export async function benchMemory(mix: Photo[], jobs: number, heartbeatSeconds = 1): Promise<MemoryResult> {
-  const cluster = await startCluster(1, { WORKER_HEARTBEAT_SECONDS: String(heartbeatSeconds) });
+export async function benchMemory(
+  mix: Photo[],
+  jobs: number,
+  env: Record<string, string> = {},
+  heartbeatSeconds = 1,
+): Promise<MemoryResult> {
+  const cluster = await startCluster(1, { WORKER_HEARTBEAT_SECONDS: String(heartbeatSeconds), ...env });
   const worker = cluster.workers[0]!;
   try {
     const run = async (count: number, offset: number) => {

@@ -98,7 +98,9 @@ async function main(): Promise<void> {
     process.on(signal, () => (stopping ? process.exit(130) : stopAll(signal, 0)));
   }
 
-  const env = { ...process.env, REDIS_URL: config.REDIS_URL };
+  // Fewer glibc malloc arenas: libvips, ONNX Runtime and libuv threads each got their own, and a
+  // worker's resident memory grew ~130 MB more over 60 jobs with the default (docs/performance.md).
+  const env = { MALLOC_ARENA_MAX: '2', ...process.env, REDIS_URL: config.REDIS_URL };
   const launch = (name: 'api/main' | 'worker/main') => {
     const child = spawnEntry(name, { env });
     children.push(child);

@@ -15,6 +15,8 @@ async function main(): Promise<void> {
   // so N workers on N cores do not each start N libvips threads.
   const localWorkers = config.WORKERS === 'auto' ? availableParallelism() : Math.max(1, config.WORKERS);
   sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / localWorkers)));
+  // libvips' operation cache only helps when the same image is processed again: never here.
+  sharp.cache(false);
   const renderer = createEmojiRenderer();
   const running = await startWorker({
     config,

@@ -16,7 +16,8 @@ export interface Proc {
 export function startProcess(kind: 'api' | 'worker', env: Record<string, string>): Proc {
   const child = spawn(process.execPath, [join(repoRoot, `dist/${kind}/main.js`)], {
     cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    // As npm start and the images run them (scripts/start.ts, Dockerfiles).
+    env: { MALLOC_ARENA_MAX: '2', ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
