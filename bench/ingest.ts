@@ -14,7 +14,7 @@ export interface IngestResult {
   apiRssPeakMB: number;
 }
 
-export async function benchIngest(photo: Buffer, seconds: number, connections = 32): Promise<IngestResult> {
+export async function benchIngest(photo: Buffer, seconds: number, connections = 16): Promise<IngestResult> {
   const cluster = await startCluster(0, { MAX_QUEUED_JOBS: '1000000', LOG_LEVEL: 'warn' });
   try {
     const boundary = '----turdifybench';
