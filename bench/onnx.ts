@@ -12,7 +12,6 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
-import sharp from 'sharp';
 import { createEmojiRenderer } from '../shared/emojiRenderer.js';
 import type { FaceBox } from '../shared/jobs.js';
 import { createLogger } from '../shared/logger.js';
@@ -20,6 +19,7 @@ import { createFaceApiDetector, type FaceDetector, type RgbImage } from '../work
 import { buildSsdMobilenetv1Onnx } from '../worker/onnx/ssdMobilenetv1.js';
 import { processImage } from '../worker/pipeline.js';
 import { evaluate, loadFixtures, repoRoot, type Score } from '../test/helpers/fixtures.js';
+import { detectionCopy } from '../test/onnx/images.js';
 
 const med = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -77,16 +77,7 @@ export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
 
   const fixtures = loadFixtures();
   const images: { file: string; img: RgbImage }[] = [];
-  for (const f of fixtures) {
-    const { data, info } = await sharp(readFileSync(f.path))
-      .rotate()
-      .toColourspace('srgb')
-      .resize(1024, 1024, { fit: 'inside', withoutEnlargement: true })
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    images.push({ file: f.file, img: { data, width: info.width, height: info.height } });
-  }
+  for (const f of fixtures) images.push({ file: f.file, img: await detectionCopy(f.path) });
 
   // Per photo: every round runs each detector once on it, in the same order.
   const photos: OnnxBenchResult['photos'] = [];

@@ -2,7 +2,9 @@
 // IoU ≥ 0.95, scores within 0.02), the same scores from ../shared/tools/evaluate.mjs, and a model
 // file that is rebuilt byte for byte from face-api's weights. Real inference on both sides.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { createLogger } from '../../shared/logger.js';
@@ -20,6 +22,7 @@ import { onnxThreads } from '../../worker/onnx/ssdSession.js';
 import { buildSsdMobilenetv1Onnx } from '../../worker/onnx/ssdMobilenetv1.js';
 import { scaleBoxes } from '../../worker/pipeline.js';
 import { evaluate, iou, loadFixtures, type Box } from '../helpers/fixtures.js';
+import { detectionCopy } from './images.js';
 
 const log = createLogger('onnx-test', 'silent');
 const MIN_IOU = 0.95;
@@ -28,18 +31,6 @@ const MAX_SCORE_DIFF = 0.02;
 const RAW_THRESHOLD = 0.2;
 
 const asBox = (d: Detection): Box => [d.x, d.y, d.width, d.height];
-
-/** The detection copy the pipeline makes: upright, at most 1024 px, RGB. */
-async function detectionCopy(file: string): Promise<RgbImage> {
-  const { data, info } = await sharp(readFileSync(file))
-    .rotate()
-    .toColourspace('srgb')
-    .resize(1024, 1024, { fit: 'inside', withoutEnlargement: true })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
-}
 
 interface Diff {
   worstIou: number;
@@ -161,6 +152,24 @@ describe('onnx backend', () => {
     const meta = readMetadata(a.bytes);
     assert.match(meta.source_sha256 ?? '', /^[0-9a-f]{64}$/);
     assert.equal(meta.source_sha256, a.metadata.source_sha256);
+  });
+
+  it('builds a missing or stale model file at start, in memory where it cannot write', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'turdify-model-'));
+    try {
+      const path = join(dir, 'models', 'ssd_mobilenetv1.onnx');
+      assert.equal(ensureModel(path).origin, 'built');
+      assert.equal(ensureModel(path).origin, 'file');
+      writeFileSync(path, 'not a model');
+      assert.equal(ensureModel(path).origin, 'built');
+      assert.equal(ensureModel(path).origin, 'file');
+      writeFileSync(join(dir, 'a-file'), '');
+      const readOnly = ensureModel(join(dir, 'a-file', 'models', 'ssd_mobilenetv1.onnx'));
+      assert.equal(readOnly.origin, 'built-not-written');
+      assert.ok(readOnly.bytes.length > 20e6);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('shares the cores out between worker processes', () => {

@@ -43,7 +43,9 @@ function current(bytes: Uint8Array): boolean {
 
 /** Writes atomically (temp file + rename), so concurrent workers never read half a file. */
 export function writeModel(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+  // One level only: the package root exists. (A recursive mkdirSync can spin forever on some
+  // filesystems under Node 20, e.g. /proc.)
+  if (!existsSync(dirname(path))) mkdirSync(dirname(path));
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, bytes);
   renameSync(tmp, path);
