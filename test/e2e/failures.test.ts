@@ -188,10 +188,19 @@ describe('failures across processes: Redis, API and 4 workers', { timeout: 240_0
     const victim = workers[0]!;
     // Once the run is well under way, catch the victim in the middle of a job.
     await until('40 completions', async () => ids.filter((id) => completions.has(id)).length >= 40, 120_000);
-    const jobId = await until('a job in progress on pi-1', () => activeJobOf(victim), 30_000, 5);
+    await until('a job in progress on pi-1', () => activeJobOf(victim), 30_000, 5);
     const killedAt = Date.now();
     victim.signal('SIGKILL');
     await victim.exited(10_000);
+    // The job it held when it died (jobs take tens of ms: the one seen above may have finished
+    // before the signal landed). Its lock is still held, so it is still "active" on the victim.
+    const jobId = await until(
+      'the job pi-1 was running when it died',
+      async () =>
+        (await queue.getJobs(['active'])).find((j) => j.processedBy?.endsWith(`:${victim.pid}`))?.id,
+      5_000,
+      5,
+    );
 
     const fig = await settle(ids, 120_000);
     const job = await queue.getJob(jobId);
