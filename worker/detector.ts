@@ -172,10 +172,14 @@ async function faceApiDetector(
   await net.loadFromDisk(modelDir);
   const verify = opts.kind === 'ssd' && opts.verify !== false;
   if (verify) await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
-  const options = (minConfidence: number) =>
-    opts.kind === 'ssd'
+  // face-api refuses a threshold of 1 and reads 0 as "its default, 0.5": ask it for a threshold
+  // strictly inside (0, 1); keepConfirmed then applies the exact one the job asked for.
+  const options = (asked: number) => {
+    const minConfidence = Math.min(0.999, Math.max(0.001, asked));
+    return opts.kind === 'ssd'
       ? new faceapi.SsdMobilenetv1Options({ minConfidence, maxResults: 200 })
       : new faceapi.TinyFaceDetectorOptions({ scoreThreshold: minConfidence, inputSize: opts.tinyInputSize });
+  };
   const run = runner(faceapi);
   const confirm = verify ? verifier(faceapi) : undefined;
 
@@ -271,7 +275,8 @@ async function createOnnxDetector(opts: FaceApiDetectorOptions): Promise<FaceDet
     name: 'ssd_mobilenetv1',
     backend: 'onnx',
     async detect(img, minConfidence) {
-      return keepConfirmed(img, await session.detect(img, minConfidence), minConfidence, confirm);
+      const asked = Math.min(0.999, Math.max(0.001, minConfidence)); // as for face-api, above
+      return keepConfirmed(img, await session.detect(img, asked), minConfidence, confirm);
     },
     liveTensors: () => (faceapi ? tfOf(faceapi).memory().numTensors : 0),
   };

@@ -6,7 +6,8 @@ import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { JobFailure } from '../../shared/errors.js';
 import type { FaceBox } from '../../shared/jobs.js';
-import type { FaceDetector } from '../../worker/detector.js';
+import { createLogger } from '../../shared/logger.js';
+import { createFaceApiDetector, type FaceDetector } from '../../worker/detector.js';
 import { processImage, type PipelineDeps } from '../../worker/pipeline.js';
 import { fixturesDir, iou, loadFixtures, type Box } from '../helpers/fixtures.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
@@ -59,6 +60,23 @@ describe('processImage', () => {
       assert.equal((await sharp(out.output).metadata()).format, format);
       assert.equal(out.contentType, `image/${format}`);
       assert.ok(out.timings.detect! > 0 && out.timings.encode! > 0);
+    }
+  });
+
+  it('takes min_confidence at both ends of its range, on every backend', async () => {
+    const bytes = read('dlib_voc_2007_007763.jpg');
+    const wasm = await createFaceApiDetector({
+      kind: 'ssd',
+      tinyInputSize: 416,
+      tfBackend: 'wasm',
+      log: createLogger('test', 'warn'),
+    });
+    for (const d of [detector, wasm]) {
+      const run = (minConfidence: number) =>
+        processImage(bytes, { ...opts, minConfidence }, { ...deps, detector: d });
+      const usual = (await run(0.5)).faces.length;
+      assert.equal((await run(1)).faces.length, 0, `${d.backend}: 1 means only certain faces`);
+      assert.ok((await run(0)).faces.length >= usual, `${d.backend}: 0 means every candidate`);
     }
   });
 
