@@ -1,11 +1,12 @@
 // 2. End to end: Redis + API + N worker processes; a client submits the photo mix as fast as it is
 // accepted and long-polls every job to its end. Also the unloaded overhead: one job at a time.
 import { awaitJob, submit, type JobDone } from './lib/client.js';
-import { startCluster } from './lib/cluster.js';
+import { readyz, startCluster } from './lib/cluster.js';
 import type { Photo } from './lib/photos.js';
 import { median, percentile, sum } from './lib/stats.js';
 
 export interface E2eRow {
+  backend: string;
   workers: number;
   jobs: number;
   imagesPerSecond: number;
@@ -37,10 +38,14 @@ async function runLoad(apiUrl: string, mix: Photo[], jobs: number, inFlightSubmi
   return Promise.all(waits);
 }
 
-export async function benchE2e(mix: Photo[], workerCounts: number[], jobsPerRun: number): Promise<E2eRow[]> {
+export async function benchE2e(
+  mix: Photo[],
+  runs: { workers: number; backend?: string }[],
+  jobsPerRun: number,
+): Promise<E2eRow[]> {
   const rows: E2eRow[] = [];
-  for (const n of workerCounts) {
-    const cluster = await startCluster(n);
+  for (const { workers: n, backend } of runs) {
+    const cluster = await startCluster(n, backend ? { TF_BACKEND: backend } : {});
     try {
       await runLoad(cluster.apiUrl, mix, n * 2); // warm every worker
       const t0 = Date.now();
@@ -48,7 +53,9 @@ export async function benchE2e(mix: Photo[], workerCounts: number[], jobsPerRun:
       const ok = done.filter((d) => d.status === 'completed');
       const elapsed = (Math.max(...done.map((d) => d.seenAt)) - t0) / 1000;
       const latency = ok.map((d) => d.seenAt - d.sentAt);
+      const fleet = (await readyz(cluster.apiUrl))?.workers as { backends?: string[] } | undefined;
       rows.push({
+        backend: fleet?.backends?.join('+') ?? '?',
         workers: n,
         jobs: done.length,
         imagesPerSecond: ok.length / elapsed,
@@ -60,7 +67,9 @@ export async function benchE2e(mix: Photo[], workerCounts: number[], jobsPerRun:
         loadedOverheadMs: median(ok.map((d) => d.seenAt - d.sentAt - d.processingMs)),
         failed: done.length - ok.length,
       });
-      process.stderr.write(`  e2e ${n} worker(s): ${rows.at(-1)!.imagesPerSecond.toFixed(2)} images/s\n`);
+      process.stderr.write(
+        `  e2e ${n} worker(s), ${rows.at(-1)!.backend}: ${rows.at(-1)!.imagesPerSecond.toFixed(2)} images/s\n`,
+      );
     } finally {
       await cluster.close();
     }

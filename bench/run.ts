@@ -1,12 +1,14 @@
 // `npm run bench`: every benchmark, a table on stdout, and docs/performance.md rewritten with it.
 // `npm run bench -- --quick` runs fewer repetitions (a smoke test of the benchmarks themselves).
 import { readFileSync, writeFileSync } from 'node:fs';
+import { format, resolveConfig } from 'prettier';
 import { join } from 'node:path';
 import { benchAccuracy } from './accuracy.js';
 import { benchColdStart } from './coldstart.js';
 import { benchE2e, benchOverhead } from './e2e.js';
 import { benchFloor } from './floor.js';
 import { benchIngest } from './ingest.js';
+import { benchOnnx, onnxMarkdown } from './onnx.js';
 import { benchMemory } from './memory.js';
 import { machine } from './lib/machine.js';
 import { fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
@@ -27,9 +29,9 @@ const mix = photos; // the end-to-end mix: every fixture photo, in turn
 const workerCounts = [...new Set([1, Math.max(1, Math.ceil(m.cores / 2)), m.cores])];
 
 const floor = want('floor') ? await benchFloor([...photos, mosaic], quick ? 3 : 20) : undefined;
-const e2e = want('e2e')
-  ? await benchE2e(mix, workerCounts, quick ? 2 * mix.length : 8 * mix.length)
-  : undefined;
+// The default backend at 1 … cores workers, and WebAssembly at cores workers for comparison.
+const e2eRuns = [...workerCounts.map((workers) => ({ workers })), { workers: m.cores, backend: 'wasm' }];
+const e2e = want('e2e') ? await benchE2e(mix, e2eRuns, quick ? 2 * mix.length : 8 * mix.length) : undefined;
 const overhead = want('e2e') ? await benchOverhead(mix, quick ? mix.length : 3 * mix.length) : undefined;
 const photo100k = await jpegOfSize(
   photos.find((p) => p.name.startsWith('wider_val'))!,
@@ -38,12 +40,26 @@ const photo100k = await jpegOfSize(
 const ingest = want('ingest') ? await benchIngest(photo100k, quick ? 3 : 10) : undefined;
 const memory = want('memory') ? await benchMemory(mix, quick ? 40 : 200) : undefined;
 const accuracy = want('accuracy') ? await benchAccuracy(photos, quick ? 1 : 3) : undefined;
+const onnx = want('onnx') && !quick ? onnxMarkdown(await benchOnnx(3)) : undefined;
 const cold = want('coldstart') ? await benchColdStart(photos[0]!, quick ? 2 : 5) : undefined;
 
-const report = renderReport({ machine: m, quick, floor, e2e, overhead, ingest, memory, cold, accuracy });
+const report = renderReport({
+  machine: m,
+  quick,
+  floor,
+  e2e,
+  overhead,
+  ingest,
+  memory,
+  cold,
+  accuracy,
+  onnxMarkdown: onnx,
+});
 process.stdout.write(report.table);
 if (!quick && !only) {
   const path = join(repoRoot, 'docs/performance.md');
-  writeFileSync(path, spliceGenerated(readFileSync(path, 'utf8'), report.markdown));
+  const next = spliceGenerated(readFileSync(path, 'utf8'), report.markdown);
+  // Formatted as `prettier --check` (part of npm test) expects.
+  writeFileSync(path, await format(next, { ...(await resolveConfig(path)), filepath: path }));
   process.stderr.write('updated docs/performance.md\n');
 }
