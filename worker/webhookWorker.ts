@@ -56,8 +56,27 @@ export function startWebhookWorker(deps: WebhookWorkerDeps) {
       'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
       'webhook-signature': signer.sign(msgId, now, body),
     };
-    const base = { attempts: attempt, last_attempt_at: now.toISOString() };
     const nextAt = attempt < attempts ? new Date(Date.now() + schedule[attempt - 1]!).toISOString() : null;
+    const record = (fields: Parameters<typeof writeDelivery>[3]) =>
+      writeDelivery(
+        redis,
+        keys,
+        jobId,
+        { attempts: attempt, last_attempt_at: now.toISOString(), ...fields },
+        recordTtl,
+      );
+    /** Records a failed attempt; a final one (refused, 410, schedule used up) is not retried. */
+    const failure = async (message: string, lastStatus: number | null, stop: boolean) => {
+      const final = stop || !nextAt;
+      await record({
+        state: final ? 'failed' : 'pending',
+        last_status: lastStatus,
+        last_error: message,
+        next_attempt_at: final ? null : nextAt,
+      });
+      log.warn({ job: jobId, attempt, status: lastStatus, err: message, final }, 'webhook attempt failed');
+      return stop ? new UnrecoverableError(message) : new Error(message);
+    };
     let status: number;
     try {
       ({ status } = await postWebhook(new URL(url), body, headers, {
@@ -67,62 +86,21 @@ export function startWebhookWorker(deps: WebhookWorkerDeps) {
       }));
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const refused = err instanceof CallbackRefused;
-      const final = refused || !nextAt;
-      await writeDelivery(
-        redis,
-        keys,
-        jobId,
-        {
-          ...base,
-          state: final ? 'failed' : 'pending',
-          last_status: null,
-          last_error: message,
-          next_attempt_at: final ? null : nextAt,
-        },
-        recordTtl,
-      );
-      log.warn({ job: jobId, attempt, err: message, final }, 'webhook attempt failed');
-      throw refused ? new UnrecoverableError(message) : new Error(message);
+      throw await failure(message, null, err instanceof CallbackRefused);
     }
     if (status >= 200 && status < 300) {
-      await writeDelivery(
-        redis,
-        keys,
-        jobId,
-        {
-          ...base,
-          state: 'delivered',
-          last_status: status,
-          last_error: null,
-          next_attempt_at: null,
-          delivered_at: now.toISOString(),
-        },
-        recordTtl,
-      );
+      await record({
+        state: 'delivered',
+        last_status: status,
+        last_error: null,
+        next_attempt_at: null,
+        delivered_at: now.toISOString(),
+      });
       log.info({ job: jobId, attempt, status }, 'webhook delivered');
       return { status };
     }
-    const gone = status === 410;
-    const final = gone || !nextAt;
-    const message = gone
-      ? 'the receiver answered 410 Gone: no more attempts'
-      : `the receiver answered ${status}`;
-    await writeDelivery(
-      redis,
-      keys,
-      jobId,
-      {
-        ...base,
-        state: final ? 'failed' : 'pending',
-        last_status: status,
-        last_error: message,
-        next_attempt_at: final ? null : nextAt,
-      },
-      recordTtl,
-    );
-    log.warn({ job: jobId, attempt, status, final }, 'webhook attempt failed');
-    throw gone ? new UnrecoverableError(message) : new Error(message);
+    if (status === 410) throw await failure('the receiver answered 410 Gone: no more attempts', 410, true);
+    throw await failure(`the receiver answered ${status}`, status, false);
   };
 
   const bullRedis = createRedis(config.REDIS_URL, 'blocking');

@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import { listWorkers } from '../../shared/workerRegistry.js';
 import type { ApiDeps } from '../deps.js';
+import { workerView } from '../workerView.js';
 import { HttpProblem } from '../problem.js';
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -52,19 +53,7 @@ export function healthRouter(deps: ApiDeps): Router {
       workers: {
         count: workers.length,
         backends: [...new Set(workers.map((w) => w.backend))].sort(),
-        list: workers.map((w) => ({
-          id: w.id,
-          host: w.host,
-          pid: w.pid,
-          backend: w.backend,
-          detector: w.detector,
-          concurrency: w.concurrency,
-          jobs_done: w.jobsDone,
-          jobs_failed: w.jobsFailed,
-          tensors: Number.isFinite(w.tensors) ? w.tensors : null,
-          rss_mb: Number.isFinite(w.rssMB) ? w.rssMB : null,
-          last_heartbeat: Number.isFinite(w.lastHeartbeat) ? new Date(w.lastHeartbeat).toISOString() : null,
-        })),
+        list: workers.map((w) => workerView(w)),
       },
       queue: counts,
     });

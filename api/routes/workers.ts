@@ -3,8 +3,7 @@
 import { Router } from 'express';
 import { listWorkers } from '../../shared/workerRegistry.js';
 import type { ApiDeps } from '../deps.js';
-
-const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : null);
+import { workerView } from '../workerView.js';
 
 export function workersRouter(deps: ApiDeps): Router {
   const router = Router();
@@ -15,23 +14,7 @@ export function workersRouter(deps: ApiDeps): Router {
     res.set('Cache-Control', 'no-store').json({
       count: workers.length,
       hosts: [...new Set(workers.map((w) => w.host))].sort(),
-      workers: workers.map((w) => ({
-        id: w.id,
-        host: w.host,
-        pid: w.pid,
-        backend: w.backend,
-        detector: w.detector,
-        concurrency: w.concurrency,
-        jobs_done: w.jobsDone,
-        jobs_failed: w.jobsFailed,
-        tensors: Number.isFinite(w.tensors) ? w.tensors : null,
-        rss_mb: Number.isFinite(w.rssMB) ? w.rssMB : null,
-        started_at: iso(w.startedAt),
-        last_heartbeat: iso(w.lastHeartbeat),
-        seconds_since_heartbeat: Number.isFinite(w.lastHeartbeat)
-          ? Math.max(0, Math.round((now - w.lastHeartbeat) / 100) / 10)
-          : null,
-      })),
+      workers: workers.map((w) => workerView(w, now)),
     });
   });
   return router;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pingRedis } from '../../shared/redis.js';
 import { repoRoot } from './fixtures.js';
+import { redisServerArgs } from './redis.js';
 
 export interface Proc {
   name: string;
@@ -85,28 +86,10 @@ export async function startClusterRedis(port: number): Promise<ClusterRedis> {
   const url = `redis://127.0.0.1:${port}`;
   let current: Proc | undefined;
   const start = async () => {
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-        '--maxmemory-policy',
-        'noeviction',
-        '--loglevel',
-        'warning',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
+    const child = spawn('redis-server', redisServerArgs(port, dir, { appendonly: true, fsyncAlways: true }), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     current = track('redis', child);
     const deadline = Date.now() + 15_000;
     while (!(await pingRedis(url, 500))) {

@@ -48,6 +48,20 @@ async function ping(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
+/** A private, loopback-only redis-server as BullMQ needs it (noeviction); optionally with an AOF. */
+export function redisServerArgs(
+  port: number,
+  dir: string,
+  opts: { appendonly: boolean; fsyncAlways?: boolean },
+): string[] {
+  return [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
+    ...['--appendonly', opts.appendonly ? 'yes' : 'no'],
+    ...(opts.fsyncAlways ? ['--appendfsync', 'always'] : []),
+    ...['--maxmemory-policy', 'noeviction', '--loglevel', 'warning'],
+  ];
+}
+
 export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
   if (process.env.REDIS_URL) {
     const url = process.env.REDIS_URL;
@@ -64,26 +78,9 @@ export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promi
   let proc: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
   const start = async () => {
-    proc = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        opts.appendonly ? 'yes' : 'no',
-        '--maxmemory-policy',
-        'noeviction',
-        '--loglevel',
-        'warning',
-      ],
-      { stdio: 'ignore' },
-    );
+    proc = spawn('redis-server', redisServerArgs(port, dir, { appendonly: opts.appendonly ?? false }), {
+      stdio: 'ignore',
+    });
     await ping(url, 10_000);
   };
   const stop = async () => {
