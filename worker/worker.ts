@@ -14,7 +14,7 @@ import { openQueue } from '../shared/queue.js';
 import { createRedis } from '../shared/redis.js';
 import { enqueueWebhook, openWebhookQueue, webhookEvent } from '../shared/webhooks.js';
 import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
-import { createFaceApiDetector, type FaceDetector } from './detector.js';
+import type { FaceDetector } from './detector.js';
 import { startDetectorThread } from './detectorThread.js';
 import type { RenderEmoji } from './overlay.js';
 import { createProcessor, type TurdifyJob } from './processor.js';
@@ -43,7 +43,12 @@ export async function startWorker(opts: {
     !opts.detector && config.INFERENCE_THREAD
       ? await startDetectorThread({ ...spec, logLevel: config.LOG_LEVEL }, log)
       : undefined;
-  const detector = opts.detector ?? threaded ?? (await createFaceApiDetector({ ...spec, log }));
+  // Imported only when the model runs here: with the thread, this isolate never loads TensorFlow.js
+  // or ONNX Runtime (≈ 20 MB less per worker).
+  const detector =
+    opts.detector ??
+    threaded ??
+    (await (await import('./detector.js')).createFaceApiDetector({ ...spec, log }));
   // Store and registry commands wait out a Redis outage instead of failing the job.
   const redis = createRedis(config.REDIS_URL, 'blocking');
   const store = new RedisImageStore(redis, keys, {
