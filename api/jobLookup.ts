@@ -1,5 +1,6 @@
 // Finding a job by the id in a URL: the one place that decides what "not found" means.
 import type { Job } from 'bullmq';
+import type { Response } from 'express';
 import { JOB_ID_PATTERN, type TurdifyJobData, type TurdifyJobResult } from '../shared/jobs.js';
 import type { ApiDeps } from './deps.js';
 import { HttpProblem } from './problem.js';
@@ -29,4 +30,20 @@ export async function lookupJob(
   ]);
   if (!job || cancelled) throw jobNotFound(id);
   return { id, job: job as TurdifyJob, state };
+}
+
+/**
+ * Waits up to timeoutMs for the job to end (long poll, POST /turdify/), then looks it up again.
+ * Undefined when the client went away first: there is no one left to answer (the job goes on).
+ */
+export async function lookupJobWhenEnded(
+  deps: Pick<ApiDeps, 'queue' | 'redis' | 'keys' | 'watcher'>,
+  id: string,
+  timeoutMs: number,
+  res: Response,
+): Promise<{ id: string; job: TurdifyJob; state: string } | undefined> {
+  const gone = new AbortController();
+  res.on('close', () => gone.abort());
+  await deps.watcher.waitForEnd(id, timeoutMs, gone.signal);
+  return gone.signal.aborted ? undefined : lookupJob(deps, id);
 }

@@ -21,20 +21,16 @@ export interface JobWatcher {
   subscribe(id: string, listener: JobListener): () => void;
   /**
    * Resolves once the job has ended (or is gone), or after timeoutMs, or when signal aborts;
-   * never rejects. getState is re-read now and then, so a missed event only costs a little delay.
+   * never rejects. The state is re-read now and then, so a missed event only costs a little delay.
    */
-  waitForEnd(
-    id: string,
-    getState: () => Promise<string>,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<void>;
+  waitForEnd(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** Safety net under the event stream: how often a waiter re-reads the job's state. */
 const RECHECK_MS = 2000;
 
-export function createJobWatcher(events: QueueEvents): JobWatcher {
+/** events: the queue's event stream; getState: the job's current state, for the safety net. */
+export function createJobWatcher(events: QueueEvents, getState: (id: string) => Promise<string>): JobWatcher {
   const listeners = new Map<string, Set<JobListener>>();
   const emit = (id: string, event: JobEvent) => {
     for (const l of listeners.get(id) ?? []) l(event);
@@ -55,7 +51,7 @@ export function createJobWatcher(events: QueueEvents): JobWatcher {
     };
   };
 
-  const waitForEnd: JobWatcher['waitForEnd'] = (id, getState, timeoutMs, signal) =>
+  const waitForEnd: JobWatcher['waitForEnd'] = (id, timeoutMs, signal) =>
     new Promise<void>((resolve) => {
       let done = false;
       const finish = () => {
@@ -72,7 +68,7 @@ export function createJobWatcher(events: QueueEvents): JobWatcher {
         if (e.type === 'completed' || e.type === 'failed' || e.type === 'removed') finish();
       });
       const check = () =>
-        getState().then(
+        getState(id).then(
           (state) => isEndState(state) && finish(),
           () => {},
         );

@@ -36,7 +36,7 @@ export function createDeps(config: Config, log: Logger): { deps: ApiDeps; close(
   queueEvents.on('error', (err) => log.debug({ err: err.message }, 'queue events connection error'));
   const webhooks = openWebhookQueue(config, queueRedis);
   webhooks.on('error', (err) => log.debug({ err: err.message }, 'webhook queue connection error'));
-  const watcher = createJobWatcher(queueEvents);
+  const watcher = createJobWatcher(queueEvents, (id) => queue.getJobState(id));
   const store = new RedisImageStore(redis, keys, {
     inputSeconds: config.INPUT_TTL_SECONDS,
     resultSeconds: config.RESULT_TTL_SECONDS,

@@ -9,7 +9,7 @@ import { jobView, publicStatus } from '../jobView.js';
 import { invalidOption, parseOptions } from '../options.js';
 import { HttpProblem, isRedisUnavailable } from '../problem.js';
 import { isEndState } from '../jobWatch.js';
-import { lookupJob, type TurdifyJob } from '../jobLookup.js';
+import { lookupJob, lookupJobWhenEnded, type TurdifyJob } from '../jobLookup.js';
 import { CallbackRefused, checkCallbackUrl, policyFromConfig } from '../../shared/callbackPolicy.js';
 import { readDelivery } from '../../shared/webhooks.js';
 import { formFields, imageUpload, uploadedBytes } from '../upload.js';
@@ -61,12 +61,13 @@ export function jobsRouter(deps: ApiDeps): Router {
       inputFormat: info.format,
     });
     if (callbackUrl) await vetCallbackUrl(config, callbackUrl);
+    const base = baseUrl(config, req);
     const job = await submitJob(
       deps,
       {
         options,
         input: { ...info, bytes: bytes.length },
-        baseUrl: baseUrl(config, req),
+        baseUrl: base,
         ...(callbackUrl ? { callbackUrl } : {}),
       },
       bytes,
@@ -77,21 +78,19 @@ export function jobsRouter(deps: ApiDeps): Router {
       .location(`/jobs/${job.id}`)
       .set('Retry-After', '1')
       .set('Cache-Control', 'no-store')
-      .json(jobView(job, 'waiting', baseUrl(config, req)));
+      .json(jobView(job, 'waiting', base));
   });
 
   router.get('/jobs/:id', async (req, res) => {
     const wait = parseWait(req.query.wait);
-    let { job, state } = await findJob(req);
-    if (wait > 0 && !isEndState(state)) {
+    let found = await findJob(req);
+    if (wait > 0 && !isEndState(found.state)) {
       // Long poll: answer as soon as the job ends, or after `wait` seconds with what it is then.
-      const gone = new AbortController();
-      res.on('close', () => gone.abort());
-      const id = String(job.id);
-      await deps.watcher.waitForEnd(id, () => deps.queue.getJobState(id), wait * 1000, gone.signal);
-      if (gone.signal.aborted) return; // the client left; the job goes on
-      ({ job, state } = await findJob(req));
+      const ended = await lookupJobWhenEnded(deps, found.id, wait * 1000, res);
+      if (!ended) return;
+      found = ended;
     }
+    const { job, state } = found;
     const view = jobView(job, state, baseUrl(config, req));
     if (job.data.callbackUrl) {
       view.webhook = { url: job.data.callbackUrl, ...(await readDelivery(redis, keys, String(job.id))) };

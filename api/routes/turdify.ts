@@ -6,7 +6,7 @@ import { parseFailure } from '../../shared/errors.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
 import { inspectImage } from '../inspectImage.js';
 import { jobUrls } from '../jobView.js';
-import { lookupJob } from '../jobLookup.js';
+import { lookupJobWhenEnded } from '../jobLookup.js';
 import { HttpProblem } from '../problem.js';
 import { imageUpload, uploadedBytes } from '../upload.js';
 import { submitJob } from './jobs.js';
@@ -30,16 +30,9 @@ export function turdifyRouter(deps: ApiDeps): Router {
       );
       const id = String(job.id);
       // The same wait as GET /jobs/:id?wait=N, bounded by SYNC_TIMEOUT_SECONDS.
-      const gone = new AbortController();
-      res.on('close', () => gone.abort());
-      await deps.watcher.waitForEnd(
-        id,
-        () => deps.queue.getJobState(id),
-        config.SYNC_TIMEOUT_SECONDS * 1000,
-        gone.signal,
-      );
-      if (gone.signal.aborted) return; // the client left; the job goes on
-      const { job: ended, state } = await lookupJob(deps, id);
+      const found = await lookupJobWhenEnded(deps, id, config.SYNC_TIMEOUT_SECONDS * 1000, res);
+      if (!found) return; // the client left; the job goes on
+      const { job: ended, state } = found;
       if (state === 'failed') {
         const failure = parseFailure(ended.failedReason);
         throw new HttpProblem(422, failure.code.replace(/_/g, '-'), 'Unprocessable Image', failure.message, {
