@@ -1,6 +1,6 @@
 // The job queue: its name, its default job options, and how to open it. Both the API (to add and
 // read jobs) and the workers open it through here so the settings cannot drift apart.
-import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type DefaultJobOptions, type Job } from 'bullmq';
 import type { Config } from './config.js';
 import type { TurdifyJobData, TurdifyJobResult } from './jobs.js';
 import { QUEUE_NAME } from './keys.js';
@@ -26,3 +26,7 @@ export function openQueue(config: Config, connection: ConnectionOptions): Turdif
     streams: { events: { maxLen: 1000 } },
   });
 }
+
+/** In a Worker's "failed" handler: BullMQ will not run this job again (its last attempt, or final). */
+export const failedForGood = (job: Job, err: Error): boolean =>
+  err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);

@@ -7,7 +7,7 @@ import { CallbackRefused, policyFromConfig } from '../shared/callbackPolicy.js';
 import type { Config } from '../shared/config.js';
 import { WEBHOOK_QUEUE_NAME, type RedisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import type { TurdifyQueue } from '../shared/queue.js';
+import { failedForGood, type TurdifyQueue } from '../shared/queue.js';
 import { createRedis } from '../shared/redis.js';
 import { webhookMessageId, writeDelivery, type WebhookJobData } from '../shared/webhooks.js';
 import { postWebhook } from './webhookSender.js';
@@ -126,7 +126,7 @@ export function startWebhookWorker(deps: WebhookWorkerDeps) {
   };
   worker.on('completed', retire);
   worker.on('failed', (job, err) => {
-    if (job && (err.name === 'UnrecoverableError' || job.attemptsMade >= attempts)) retire(job);
+    if (job && failedForGood(job, err)) retire(job);
   });
 
   return {

@@ -10,7 +10,7 @@ import { RedisImageStore } from '../shared/imageStore.js';
 import type { TurdifyJobData, TurdifyJobResult } from '../shared/jobs.js';
 import { QUEUE_NAME, redisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { openQueue } from '../shared/queue.js';
+import { failedForGood, openQueue } from '../shared/queue.js';
 import { createRedis } from '../shared/redis.js';
 import { enqueueWebhook, openWebhookQueue, webhookEvent } from '../shared/webhooks.js';
 import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
@@ -134,8 +134,7 @@ export async function startWorker(opts: {
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
-    const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-    if (!final) return;
+    if (!failedForGood(job, err)) return;
     info.jobsFailed++;
     // A job failed without its processor finishing (stalled too often) has not enqueued its event.
     if (job.data.callbackUrl) {
