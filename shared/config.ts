@@ -11,6 +11,17 @@ const bool = (def: boolean) =>
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** A comma list, parsed by `parse` (null = malformed, reported as "must be a comma list of <what>"). */
+const list = <T>(def: string, parse: (text: string) => T[] | null, what: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((text, ctx) => {
+      const parsed = parse(text);
+      if (!parsed) ctx.addIssue({ code: 'custom', message: `must be a comma list of ${what}` });
+      return parsed ?? [];
+    });
+
 export const configSchema = z.object({
   REDIS_URL: z
     .string()
@@ -87,25 +98,11 @@ export const configSchema = z.object({
   /** One webhook attempt's bound (connect + answer). */
   WEBHOOK_TIMEOUT_SECONDS: seconds(10),
   /** Delays before each retry (s, m, h; ms for tests); attempts = retries + 1. About a day in all. */
-  WEBHOOK_RETRY_SCHEDULE: z
-    .string()
-    .default('5s,5m,30m,2h,5h,10h,10h')
-    .transform((s, ctx) => {
-      const list = parseDurationList(s);
-      if (!list) ctx.addIssue({ code: 'custom', message: 'must be a comma list of durations like 5s,5m,2h' });
-      return list ?? [];
-    }),
+  WEBHOOK_RETRY_SCHEDULE: list('5s,5m,30m,2h,5h,10h,10h', parseDurationList, 'durations like 5s,5m,2h'),
   /** Allow callbacks to private, loopback and link-local addresses (a LAN of Pis; tests). */
   WEBHOOK_ALLOW_PRIVATE: bool(false),
   /** Or allow just these ranges, e.g. "192.168.1.0/24,10.0.0.0/8". */
-  WEBHOOK_ALLOW_CIDRS: z
-    .string()
-    .default('')
-    .transform((s, ctx) => {
-      const list = parseCidrList(s);
-      if (!list) ctx.addIssue({ code: 'custom', message: 'must be a comma list of CIDRs like 10.0.0.0/8' });
-      return list ?? [];
-    }),
+  WEBHOOK_ALLOW_CIDRS: list('', parseCidrList, 'CIDRs like 10.0.0.0/8'),
   /** Deliveries one worker process makes at once (network-bound, so more than one). */
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
   /** How often a worker refreshes its entry in the fleet registry. */
