@@ -7,11 +7,10 @@
 // - the whole detector (SSD + TinyFaceDetector's check of boxes scoring 0.5–0.9) per photo;
 // - end-to-end throughput of the worker's pipeline (decode → detect → emoji → JPEG) in one process;
 // - evaluate.mjs scores of both on the fixtures, and the model build.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { format, resolveConfig } from 'prettier';
 import { createEmojiRenderer } from '../shared/emojiRenderer.js';
 import type { FaceBox } from '../shared/jobs.js';
 import { createLogger } from '../shared/logger.js';
@@ -20,6 +19,7 @@ import { buildSsdMobilenetv1Onnx } from '../worker/onnx/ssdMobilenetv1.js';
 import { processImage } from '../worker/pipeline.js';
 import { evaluate, loadFixtures, repoRoot, type Score } from '../test/helpers/fixtures.js';
 import { detectionCopy } from '../test/onnx/images.js';
+import { mdTable, writeGeneratedSection } from './lib/docs.js';
 
 const med = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -184,9 +184,6 @@ export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
   };
 }
 
-const table = (head: string[], rows: (string | number)[][]) =>
-  [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
-
 export function onnxMarkdown(r: OnnxBenchResult): string {
   const m = r.machine;
   const score = (s: Score) =>
@@ -200,7 +197,7 @@ export function onnxMarkdown(r: OnnxBenchResult): string {
     '',
     '**SSD MobileNet v1 alone, ms per photo** (onnx 1 thread = per-core speed)',
     '',
-    table(
+    mdTable(
       ['photo size', 'photos', 'wasm', 'onnx 1 thread', 'onnx 2 threads', 'wasm ÷ onnx (1 thread)'],
       [
         ...r.bySize.map((b) => [b.size, b.photos, r0(b.wasm), r0(b.onnx1), r0(b.onnx2), `${b.ratio}×`]),
@@ -217,7 +214,7 @@ export function onnxMarkdown(r: OnnxBenchResult): string {
     '',
     '**Per photo, ms** (SSD alone; whole detector = SSD + TinyFaceDetector check of boxes scoring 0.5–0.9, on wasm in both)',
     '',
-    table(
+    mdTable(
       ['photo', 'size', 'faces', 'SSD wasm', 'SSD onnx ×1', 'SSD onnx ×2', 'detector wasm', 'detector onnx'],
       r.photos.map((p) => [
         p.file,
@@ -233,7 +230,7 @@ export function onnxMarkdown(r: OnnxBenchResult): string {
     '',
     '**End to end, one process** (the worker pipeline: decode, detect, paste emoji, JPEG; every photo twice)',
     '',
-    table(
+    mdTable(
       ['backend', 'images', 'seconds', 'images/s'],
       r.throughput.map((t) => [t.backend, t.images, t.seconds, t.imagesPerSecond]),
     ),
@@ -255,15 +252,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
     const md = onnxMarkdown(result);
     console.log(md);
     const path = join(repoRoot, 'docs/onnx.md');
-    const doc = readFileSync(path, 'utf8');
-    const i = doc.indexOf(START);
-    const j = doc.indexOf(END);
-    const next =
-      i >= 0 && j > i
-        ? `${doc.slice(0, i + START.length)}\n${md}\n${doc.slice(j)}`
-        : `${doc.trimEnd()}\n\n${START}\n${md}\n${END}\n`;
-    // Formatted as `prettier --check` expects, so a fresh run leaves the tree lint-clean.
-    writeFileSync(path, await format(next, { ...(await resolveConfig(path)), filepath: path }));
+    await writeGeneratedSection(path, { start: START, end: END }, md);
     console.error('updated docs/onnx.md');
   }
   process.exit(0);

@@ -8,6 +8,7 @@ import type { IngestResult } from './ingest.js';
 import type { Machine } from './lib/machine.js';
 import { round, sum } from './lib/stats.js';
 import type { MemoryResult } from './memory.js';
+import { mdTable } from './lib/docs.js';
 
 export interface Results {
   machine: Machine;
@@ -23,20 +24,8 @@ export interface Results {
   onnxMarkdown?: string;
 }
 
-const START = '<!-- bench:start -->';
-const END = '<!-- bench:end -->';
-
-export function spliceGenerated(doc: string, generated: string): string {
-  const i = doc.indexOf(START);
-  const j = doc.indexOf(END);
-  if (i < 0 || j < i) return `${doc.trimEnd()}\n\n${START}\n${generated}\n${END}\n`;
-  return `${doc.slice(0, i + START.length)}\n${generated}\n${doc.slice(j)}`;
-}
-
-function mdTable(head: string[], rows: (string | number)[][]): string {
-  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
+/** Where docs/performance.md's generated part sits. */
+export const PERFORMANCE_MARKERS = { start: '<!-- bench:start -->', end: '<!-- bench:end -->' };
 
 function textTable(head: string[], rows: (string | number)[][]): string {
   const all = [head, ...rows].map((r) => r.map(String));

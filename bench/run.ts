@@ -1,7 +1,5 @@
 // `npm run bench`: every benchmark, a table on stdout, and docs/performance.md rewritten with it.
 // `npm run bench -- --quick` runs fewer repetitions (a smoke test of the benchmarks themselves).
-import { readFileSync, writeFileSync } from 'node:fs';
-import { format, resolveConfig } from 'prettier';
 import { join } from 'node:path';
 import { benchAccuracy } from './accuracy.js';
 import { benchColdStart } from './coldstart.js';
@@ -12,7 +10,8 @@ import { benchOnnx, onnxMarkdown } from './onnx.js';
 import { benchMemory } from './memory.js';
 import { machine } from './lib/machine.js';
 import { fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
-import { renderReport, spliceGenerated } from './report.js';
+import { writeGeneratedSection } from './lib/docs.js';
+import { PERFORMANCE_MARKERS, renderReport } from './report.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv
@@ -58,8 +57,6 @@ const report = renderReport({
 process.stdout.write(report.table);
 if (!quick && !only) {
   const path = join(repoRoot, 'docs/performance.md');
-  const next = spliceGenerated(readFileSync(path, 'utf8'), report.markdown);
-  // Formatted as `prettier --check` (part of npm test) expects.
-  writeFileSync(path, await format(next, { ...(await resolveConfig(path)), filepath: path }));
+  await writeGeneratedSection(path, PERFORMANCE_MARKERS, report.markdown);
   process.stderr.write('updated docs/performance.md\n');
 }

@@ -1,12 +1,11 @@
 // The photos benchmarks run on: the shared fixtures, and a 10 MP mosaic made from them (several
 // faces, real photographic content, deterministic).
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp from 'sharp';
+import { fixturesDir } from '../../test/helpers/fixtures.js';
 
-export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const fixturesDir = resolve(repoRoot, '../shared/fixtures/faces');
+export { fixturesDir, repoRoot } from '../../test/helpers/fixtures.js';
 
 export interface Photo {
   name: string;
