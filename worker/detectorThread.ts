@@ -49,6 +49,9 @@ export async function startDetectorThread(spec: DetectorSpec, log: Logger): Prom
   let ready: Promise<{ name: string; backend: string }>;
   let tensors = 0;
   let nextId = 1;
+  /** The thread exited (crash): the next detection starts a new one, unless we are closing. */
+  let dead = false;
+  let closing = false;
   const pending = new Map<number, { resolve: (d: Detection[]) => void; reject: (e: Error) => void }>();
 
   const spawn = () => {
@@ -87,10 +90,8 @@ export async function startDetectorThread(spec: DetectorSpec, log: Logger): Prom
     });
   };
 
-  let dead = false;
   spawn();
   const info = await ready!;
-  let closing = false;
 
   return {
     name: info.name,
