@@ -65,23 +65,27 @@ export async function checkCallbackUrl(raw: string, policy: AddressPolicy): Prom
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new CallbackRefused(`must use http or https, not ${url.protocol.replace(/:$/, '')}`);
   }
+  checkLiteralHost(url, policy);
   const host = bare(url.hostname);
-  if (ipaddr.isValid(host)) {
-    const why = refusedBecause(host, policy);
-    if (why) throw new CallbackRefused(`points at ${why}`);
-    return url;
-  }
+  if (ipaddr.isValid(host)) return url;
   let addresses: dns.LookupAddress[];
   try {
     addresses = await lookupAll(host);
   } catch {
     throw new CallbackRefused(`host "${host}" does not resolve`);
   }
+  const refused = refusedHost(host, addresses, policy);
+  if (refused) throw refused;
+  return url;
+}
+
+/** The refusal for a host name if any address it resolves to may not be called, else null. */
+function refusedHost(host: string, addresses: dns.LookupAddress[], policy: AddressPolicy) {
   for (const { address } of addresses) {
     const why = refusedBecause(address, policy);
-    if (why) throw new CallbackRefused(`host "${host}" resolves to ${why}`);
+    if (why) return new CallbackRefused(`host "${host}" resolves to ${why}`);
   }
-  return url;
+  return null;
 }
 
 /** A DNS lookup for http.request that refuses forbidden addresses at connect time. */
@@ -90,10 +94,8 @@ export function guardedLookup(policy: AddressPolicy): LookupFunction {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 4);
       const list = addresses as dns.LookupAddress[];
-      for (const { address } of list) {
-        const why = refusedBecause(address, policy);
-        if (why) return callback(new CallbackRefused(`host "${hostname}" resolves to ${why}`), '', 4);
-      }
+      const refused = refusedHost(hostname, list, policy);
+      if (refused) return callback(refused, '', 4);
       if ((options as { all?: boolean }).all) {
         (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
       } else {
