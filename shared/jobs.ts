@@ -42,6 +42,22 @@ export interface TurdifyJobData {
   callbackUrl?: string;
 }
 
+/** A point [x, y] in the output image's pixels. */
+export type Point = [number, number];
+
+/**
+ * Five facial landmarks (detectors that find them: RetinaFace). "Left" and "right" are as seen in
+ * the picture of an upright face: left_eye is the eye nearer the image's left edge when the face is
+ * upright; on a face turned by the photo they turn with it.
+ */
+export interface Landmarks {
+  left_eye: Point;
+  right_eye: Point;
+  nose: Point;
+  mouth_left: Point;
+  mouth_right: Point;
+}
+
 /** A face in the output image's pixel coordinates (EXIF orientation applied). */
 export interface FaceBox {
   x: number;
@@ -49,6 +65,8 @@ export interface FaceBox {
   width: number;
   height: number;
   score: number;
+  /** Present when the detector finds landmarks. */
+  landmarks?: Landmarks;
 }
 
 export interface TurdifyJobResult {
