@@ -11,6 +11,8 @@ export function workerView(w: WorkerInfo, now = Date.now()) {
     pid: w.pid,
     backend: w.backend,
     detector: w.detector,
+    weights: w.weights,
+    licence: w.licence,
     concurrency: w.concurrency,
     jobs_done: w.jobsDone,
     jobs_failed: w.jobsFailed,

@@ -1,81 +1,227 @@
-// Accuracy against speed: each detector configuration on the fixture photos, scored with
-// ../shared/tools/evaluate.mjs (through the test helper that splits FDDB's looser IoU), with its
-// median detection time. The default must stay the accurate one.
-import { createEmojiRenderer } from '../shared/emojiRenderer.js';
+// Accuracy against speed on the development set (../shared/fixtures/dev, 125 photos, 579 faces):
+// every detector configuration tried, through the worker's own path (detection copy → detect →
+// full-size boxes), scored by ../shared/tools/evaluate.mjs (--min-size 20, IoU 0.5) at the default
+// threshold, with the detector's time per photo on one core (one ONNX thread, one libvips thread;
+// CPU time, so other work on the machine inflates it less than wall time). The default
+// configuration and two others also look at the photos turned by 90°, 180° and 270°. Raw scores
+// are recorded once and calibrated here with each detector's own table, so the same run also
+// measures the calibration tables (worker/detectors/calibration.ts).
+import sharp from 'sharp';
+import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
-import { evaluate, loadFixtures, type Score } from '../test/helpers/fixtures.js';
-import { createFaceApiDetector, type FaceApiDetectorOptions } from '../worker/detector.js';
-import { processImage } from '../worker/pipeline.js';
-import type { Photo } from './lib/photos.js';
+import { calibrate, type Calibration } from '../worker/detectors/calibration.js';
+import { SSD_CALIBRATION, TINY_CALIBRATION } from '../worker/detectors/faceApi.js';
+import { createDetector, type DetectorSpec } from '../worker/detectors/index.js';
+import { RETINAFACE_CALIBRATION } from '../worker/detectors/retinaface.js';
+import type { Turn } from '../worker/detectors/views.js';
+import { loadDevSet, runDevSet, scoreDevSet, type DevScore } from '../test/helpers/devset.js';
+import { fitCalibration, labelled } from './lib/calibration.js';
 import { median } from './lib/stats.js';
 
 export interface AccuracyRow {
   config: string;
+  detector: string;
   backend: string;
-  score: Score;
-  detectMsMedian: number;
+  turn: Turn;
+  score: DevScore;
+  cpuMsMedian: number;
+  wallMsMedian: number;
 }
 
-type Variant = { config: string; options: Omit<FaceApiDetectorOptions, 'log'>; detectMaxSide: number };
+export interface AccuracyResult {
+  threshold: number;
+  rows: AccuracyRow[];
+  /** The default configuration's precision and recall at other thresholds (upright photos). */
+  curve: { threshold: number; score: DevScore }[];
+  /** Per detector: the table in use and the one this run measured. */
+  calibration: { detector: string; inUse: Calibration; measured: Calibration }[];
+}
+
+interface Variant {
+  config: string;
+  spec: DetectorSpec;
+  table: Calibration;
+  turns: Turn[];
+}
+
+const base = { tinyInputSize: 416, onnxThreads: 1, rawScores: true } as const;
+const ALL_TURNS: Turn[] = [0, 90, 180, 270];
 
 export const VARIANTS: Variant[] = [
   {
-    config: 'SSD + Tiny check (default)',
-    options: { kind: 'ssd', tinyInputSize: 416, tfBackend: 'auto' },
-    detectMaxSide: 1024,
+    config: 'RetinaFace v1, ≥ 1024 px, orientation found (default)',
+    spec: { ...base, detector: 'retinaface', backend: 'onnx' },
+    table: RETINAFACE_CALIBRATION.v1,
+    turns: ALL_TURNS,
   },
   {
-    config: 'SSD + Tiny check, wasm',
-    options: { kind: 'ssd', tinyInputSize: 416, tfBackend: 'wasm' },
-    detectMaxSide: 1024,
+    config: 'RetinaFace v1, ≥ 1024 px, upright only',
+    spec: { ...base, detector: 'retinaface', backend: 'onnx', turns: false },
+    table: RETINAFACE_CALIBRATION.v1,
+    turns: ALL_TURNS,
   },
   {
-    config: 'SSD alone',
-    options: { kind: 'ssd', verify: false, tinyInputSize: 416, tfBackend: 'auto' },
-    detectMaxSide: 1024,
+    config: 'RetinaFace v1, ≥ 768 px, orientation found',
+    spec: { ...base, detector: 'retinaface', backend: 'onnx', minSide: 768 },
+    table: RETINAFACE_CALIBRATION.v1,
+    turns: [0],
   },
   {
-    config: 'SSD + check, copy ≤ 512 px',
-    options: { kind: 'ssd', tinyInputSize: 416, tfBackend: 'auto' },
-    detectMaxSide: 512,
+    config: "RetinaFace v1, photo's own size, orientation found",
+    spec: { ...base, detector: 'retinaface', backend: 'onnx', minSide: 0 },
+    table: RETINAFACE_CALIBRATION.v1,
+    turns: [0],
   },
   {
-    config: 'Tiny 416',
-    options: { kind: 'tiny', tinyInputSize: 416, tfBackend: 'auto' },
-    detectMaxSide: 1024,
+    config: 'RetinaFace v2, ≥ 1024 px, orientation found',
+    spec: { ...base, detector: 'retinaface', backend: 'onnx', variant: 'v2' },
+    table: RETINAFACE_CALIBRATION.v2,
+    turns: [0],
   },
   {
-    config: 'Tiny 608',
-    options: { kind: 'tiny', tinyInputSize: 608, tfBackend: 'auto' },
-    detectMaxSide: 1024,
+    config: 'RetinaFace v1 on WebAssembly (default settings)',
+    spec: { ...base, detector: 'retinaface', backend: 'wasm' },
+    table: RETINAFACE_CALIBRATION.v1,
+    turns: [0],
+  },
+  {
+    config: 'SSD MobileNet v1 (face-api), onnx',
+    spec: { ...base, detector: 'ssd', backend: 'onnx' },
+    table: SSD_CALIBRATION,
+    turns: ALL_TURNS,
+  },
+  {
+    config: 'TinyFaceDetector 416 (face-api), wasm',
+    spec: { ...base, detector: 'tiny', backend: 'wasm' },
+    table: TINY_CALIBRATION,
+    turns: [0],
+  },
+  {
+    config: 'TinyFaceDetector 608 (face-api), wasm',
+    spec: { ...base, detector: 'tiny', backend: 'wasm', tinyInputSize: 608 },
+    table: TINY_CALIBRATION,
+    turns: [0],
   },
 ];
 
-export async function benchAccuracy(photos: Photo[], runs: number): Promise<AccuracyRow[]> {
-  const fixtures = loadFixtures();
-  const renderer = createEmojiRenderer();
+const CURVE = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+export async function benchAccuracy(opts: { quick?: boolean } = {}): Promise<AccuracyResult> {
+  const threshold = loadConfig({}).MIN_CONFIDENCE;
+  const log = createLogger('bench', 'warn');
+  sharp.concurrency(1);
+  const photos = loadDevSet();
   const rows: AccuracyRow[] = [];
-  for (const v of VARIANTS) {
-    const detector = await createFaceApiDetector({ ...v.options, log: createLogger('bench', 'warn') });
-    const deps = { detector, renderEmoji: renderer.render.bind(renderer), detectMaxSide: v.detectMaxSide };
-    const predictions: Record<string, number[][]> = {};
-    const detectMs: number[] = [];
-    for (const f of fixtures) {
-      const bytes = photos.find((p) => p.name === f.file)!.bytes;
-      const options = { emoji: 'poop', format: 'jpeg' as const, minConfidence: 0.5 };
-      for (let i = 0; i < runs; i++) {
-        const out = await processImage(bytes, options, deps);
-        detectMs.push(out.timings.detect ?? NaN);
-        predictions[f.file] = out.faces.map((b) => [b.x, b.y, b.width, b.height, b.score]);
+  let curve: AccuracyResult['curve'] = [];
+  const calibration: AccuracyResult['calibration'] = [];
+  const variants = opts.quick ? VARIANTS.filter((v) => v.spec.backend !== 'wasm') : VARIANTS;
+  for (const v of variants) {
+    const detector = await createDetector(v.spec, log);
+    for (const turn of opts.quick ? [0 as Turn] : v.turns) {
+      const run = await runDevSet(detector, photos, turn);
+      const calibrated = Object.fromEntries(
+        Object.entries(run.predictions).map(([f, ps]) => [
+          f,
+          ps.map((p) => [...p.slice(0, 4), calibrate(p[4]!, v.table)]),
+        ]),
+      );
+      const score = scoreDevSet(photos, calibrated, turn, threshold);
+      rows.push({
+        config: v.config,
+        detector: detector.name,
+        backend: detector.backend,
+        turn,
+        score,
+        cpuMsMedian: median(run.cpuMs),
+        wallMsMedian: median(run.wallMs),
+      });
+      process.stderr.write(
+        `  accuracy ${v.config} turned ${turn}°: ${JSON.stringify(score)} ${median(run.cpuMs).toFixed(1)} ms\n`,
+      );
+      if (turn !== 0) continue;
+      if (v === VARIANTS[0])
+        curve = CURVE.map((t) => ({ threshold: t, score: scoreDevSet(photos, calibrated, 0, t) }));
+      const name = `${detector.name}`;
+      // Each detector's first (native) configuration measures its table.
+      if (!calibration.some((c) => c.detector === name)) {
+        const images = photos.map((p) => ({ file: p.file, faces: p.faces, ignore: p.ignore }));
+        calibration.push({
+          detector: name,
+          inUse: v.table,
+          measured: fitCalibration(labelled(images, run.predictions)),
+        });
       }
     }
-    rows.push({
-      config: v.config,
-      backend: detector.backend,
-      score: evaluate(fixtures, predictions),
-      detectMsMedian: median(detectMs),
-    });
-    process.stderr.write(`  accuracy ${v.config}: ${JSON.stringify(rows.at(-1)!.score)}\n`);
   }
-  return rows;
+  return { threshold, rows, curve, calibration };
+}
+
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+  const only = process.env.ACCURACY_ONLY?.split(',').map(Number);
+  if (only) VARIANTS.splice(0, VARIANTS.length, ...VARIANTS.filter((_, i) => only.includes(i)));
+  console.log(JSON.stringify(await benchAccuracy({ quick: process.argv.includes('--quick') }), null, 1));
+  process.exit(0);
+}
+
+const r3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '–');
+const r1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+
+/** The table's rows: one per configuration and turn. */
+export function accuracyRows(r: AccuracyResult): (string | number)[][] {
+  return r.rows.map((a) => [
+    a.config,
+    a.backend,
+    a.turn === 0 ? 'upright' : `turned ${a.turn}°`,
+    r3(a.score.recallLarge),
+    r3(a.score.ap),
+    r3(a.score.precision),
+    `${a.score.tp}/${a.score.fp}/${a.score.fn}`,
+    r1(a.cpuMsMedian),
+    r1(a.wallMsMedian),
+  ]);
+}
+export const ACCURACY_HEAD = [
+  'configuration',
+  'backend',
+  'photos',
+  'recall ≥ 32 px',
+  'AP@0.5 ≥ 20 px',
+  'precision',
+  'found/false/missed',
+  'CPU ms/photo',
+  'wall ms/photo',
+];
+
+/** docs/detection.md's generated section. */
+export function accuracyMarkdown(r: AccuracyResult, date: string): string {
+  const table = (head: string[], rows: (string | number)[][]) =>
+    [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+  return [
+    `_Generated by \`npm run bench -- --only=accuracy\` on ${date}; scored with \`../shared/tools/evaluate.mjs --min-size 20\` (IoU 0.5) at min_confidence ${r.threshold} (the default). Times: the detector alone (all looks), one ONNX thread, one libvips thread; medians over the 125 photos._`,
+    '',
+    table(ACCURACY_HEAD, accuracyRows(r)),
+    '',
+    `**The default configuration at other thresholds** (upright photos):`,
+    '',
+    table(
+      ['min_confidence', 'recall ≥ 32 px', 'precision', 'found/false/missed'],
+      r.curve.map((c) => [
+        c.threshold,
+        r3(c.score.recallLarge),
+        r3(c.score.precision),
+        `${c.score.tp}/${c.score.fp}/${c.score.fn}`,
+      ]),
+    ),
+    '',
+    `**Calibration** (raw score → score; in use, and as this run measured it):`,
+    '',
+    table(
+      ['detector', 'in use', 'measured now'],
+      r.calibration.map((c) => [
+        c.detector,
+        c.inUse.map(([a, b]) => `${a}→${b}`).join(', '),
+        c.measured.map(([a, b]) => `${a}→${b}`).join(', '),
+      ]),
+    ),
+  ].join('\n');
 }

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { createEmojiRenderer } from '../shared/emojiRenderer.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
+import { detectorSpec } from '../worker/detectorConfig.js';
 import { startDetectorThread } from '../worker/detectorThread.js';
 import { processImage } from '../worker/pipeline.js';
 import type { Photo } from './lib/photos.js';
@@ -35,20 +36,13 @@ export async function benchFloor(photos: Photo[], runs: number): Promise<FloorRe
   // Per core: one ONNX thread and one libvips thread, as each of N workers on N cores gets.
   sharp.concurrency(1);
   const detector = await startDetectorThread(
-    {
-      kind: config.DETECTOR,
-      tinyInputSize: config.TINY_INPUT_SIZE,
-      tfBackend: config.TF_BACKEND,
-      onnxThreads: 1,
-      logLevel: 'warn',
-    },
+    { ...detectorSpec(config), onnxThreads: 1, logLevel: 'warn' },
     log,
   );
   const renderer = createEmojiRenderer();
   const deps = {
     detector,
     renderEmoji: renderer.render.bind(renderer),
-    detectMaxSide: config.DETECT_MAX_SIDE,
   };
   const rows: FloorRow[] = [];
   try {

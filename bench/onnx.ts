@@ -3,8 +3,7 @@
 // prints it; `--json` prints the figures as JSON instead (for `npm run bench`).
 //
 // Measured, interleaved photo by photo so both backends see the same machine load:
-// - SSD alone (no second opinion), per photo: wasm, onnx on 1 thread (per-core speed), onnx on 2;
-// - the whole detector (SSD + TinyFaceDetector's check of boxes scoring 0.5–0.9) per photo;
+// - SSD per photo: wasm, onnx on 1 thread (per-core speed), onnx on 2;
 // - end-to-end throughput of the worker's pipeline (decode → detect → emoji → JPEG) in one process;
 // - evaluate.mjs scores of both on the fixtures, and the model build.
 import { readFileSync } from 'node:fs';
@@ -14,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createEmojiRenderer } from '../shared/emojiRenderer.js';
 import type { FaceBox } from '../shared/jobs.js';
 import { createLogger } from '../shared/logger.js';
-import { createFaceApiDetector, type FaceDetector, type RgbImage } from '../worker/detector.js';
+import { createDetector, type FaceDetector, type RgbImage } from '../worker/detectors/index.js';
 import { buildSsdMobilenetv1Onnx } from '../worker/onnx/ssdMobilenetv1.js';
 import { processImage } from '../worker/pipeline.js';
 import { evaluate, loadFixtures, repoRoot, type Score } from '../test/helpers/fixtures.js';
@@ -46,7 +45,6 @@ export interface OnnxBenchResult {
     size: string;
     faces: number;
     ssdMs: { wasm: number; onnx1: number; onnx2: number };
-    detectorMs: { wasm: number; onnx: number };
   }[];
   bySize: { size: string; photos: number; wasm: number; onnx1: number; onnx2: number; ratio: number }[];
   median: {
@@ -54,8 +52,6 @@ export interface OnnxBenchResult {
     onnx1: number;
     onnx2: number;
     ratio: number;
-    detectorWasm: number;
-    detectorOnnx: number;
   };
   throughput: { backend: string; images: number; seconds: number; imagesPerSecond: number }[];
   scores: { wasm: Score; onnx: Score; equal: boolean };
@@ -65,15 +61,11 @@ export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
   const log = createLogger('bench-onnx', 'silent');
   const loadBefore = loadavg()[0]!;
   const [buildMs, built] = await time(async () => buildSsdMobilenetv1Onnx());
-  const spec = { kind: 'ssd' as const, tinyInputSize: 416, log };
-  const [wasmLoad, wasm] = await time(() => createFaceApiDetector({ ...spec, tfBackend: 'wasm' }));
-  const [onnxLoad, onnx] = await time(() =>
-    createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 1 }),
-  );
-  const wasmSsd = await createFaceApiDetector({ ...spec, tfBackend: 'wasm', verify: false });
-  const onnx1 = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 1, verify: false });
-  const onnx2 = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 2, verify: false });
-  const onnx2Full = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 2 });
+  const ssd = (backend: 'wasm' | 'onnx', onnxThreads = 1) =>
+    createDetector({ detector: 'ssd', backend, tinyInputSize: 416, onnxThreads }, log);
+  const [wasmLoad, wasm] = await time(() => ssd('wasm'));
+  const [onnxLoad, onnx1] = await time(() => ssd('onnx'));
+  const onnx2 = await ssd('onnx', 2);
 
   const fixtures = loadFixtures();
   const images: { file: string; img: RgbImage }[] = [];
@@ -83,16 +75,13 @@ export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
   const photos: OnnxBenchResult['photos'] = [];
   for (const { file, img } of images) {
     const s = { wasm: [] as number[], onnx1: [] as number[], onnx2: [] as number[] };
-    const d = { wasm: [] as number[], onnx: [] as number[] };
     let faces = 0;
     for (let r = 0; r < rounds; r++) {
       const run = async (det: FaceDetector) => (await time(() => det.detect(img, 0.5)))[0];
-      s.wasm.push(await run(wasmSsd));
-      s.onnx1.push(await run(onnx1));
+      s.wasm.push(await run(wasm));
+      const [ms, found] = await time(() => onnx1.detect(img, 0.5));
+      s.onnx1.push(ms);
       s.onnx2.push(await run(onnx2));
-      d.wasm.push(await run(wasm));
-      const [ms, found] = await time(() => onnx.detect(img, 0.5));
-      d.onnx.push(ms);
       faces = found.length;
     }
     photos.push({
@@ -100,7 +89,6 @@ export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
       size: `${img.width}×${img.height}`,
       faces,
       ssdMs: { wasm: r0(med(s.wasm)), onnx1: r0(med(s.onnx1)), onnx2: r0(med(s.onnx2)) },
-      detectorMs: { wasm: r0(med(d.wasm)), onnx: r0(med(d.onnx)) },
     });
   }
   const sizeClass = (size: string) =>
@@ -123,8 +111,6 @@ export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
     onnx1: all('onnx1'),
     onnx2: all('onnx2'),
     ratio: r2(all('wasm') / all('onnx1')),
-    detectorWasm: med(photos.map((p) => p.detectorMs.wasm)),
-    detectorOnnx: med(photos.map((p) => p.detectorMs.onnx)),
   };
 
   // End to end in one process: the worker's pipeline on every photo file, twice over.
@@ -136,10 +122,10 @@ export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
   const throughput: OnnxBenchResult['throughput'] = [];
   for (const [backend, detector] of [
     ['wasm', wasm],
-    ['onnx (1 thread)', onnx],
-    ['onnx (2 threads)', onnx2Full],
+    ['onnx (1 thread)', onnx1],
+    ['onnx (2 threads)', onnx2],
   ] as const) {
-    const deps = { detector, renderEmoji, detectMaxSide: 1024 };
+    const deps = { detector, renderEmoji };
     await processImage(files[0]!.bytes, opts, deps); // emoji cache warm for everyone alike
     const started = performance.now();
     let n = 0;
@@ -195,7 +181,7 @@ export function onnxMarkdown(r: OnnxBenchResult): string {
       `pipeline's ≤ 1024 px copy. Model build ${r.model.buildMs} ms, ${(r.model.bytes / 1e6).toFixed(1)} MB; ` +
       `detector start (load + warm-up) wasm ${r.loadMs.wasm} ms, onnx ${r.loadMs.onnx} ms.`,
     '',
-    '**SSD MobileNet v1 alone, ms per photo** (onnx 1 thread = per-core speed)',
+    '**SSD MobileNet v1, ms per photo** (onnx 1 thread = per-core speed)',
     '',
     mdTable(
       ['photo size', 'photos', 'wasm', 'onnx 1 thread', 'onnx 2 threads', 'wasm ÷ onnx (1 thread)'],
@@ -212,20 +198,11 @@ export function onnxMarkdown(r: OnnxBenchResult): string {
       ],
     ),
     '',
-    '**Per photo, ms** (SSD alone; whole detector = SSD + TinyFaceDetector check of boxes scoring 0.5–0.9, on wasm in both)',
+    '**Per photo, ms**',
     '',
     mdTable(
-      ['photo', 'size', 'faces', 'SSD wasm', 'SSD onnx ×1', 'SSD onnx ×2', 'detector wasm', 'detector onnx'],
-      r.photos.map((p) => [
-        p.file,
-        p.size,
-        p.faces,
-        p.ssdMs.wasm,
-        p.ssdMs.onnx1,
-        p.ssdMs.onnx2,
-        p.detectorMs.wasm,
-        p.detectorMs.onnx,
-      ]),
+      ['photo', 'size', 'faces', 'SSD wasm', 'SSD onnx ×1', 'SSD onnx ×2'],
+      r.photos.map((p) => [p.file, p.size, p.faces, p.ssdMs.wasm, p.ssdMs.onnx1, p.ssdMs.onnx2]),
     ),
     '',
     '**End to end, one process** (the worker pipeline: decode, detect, paste emoji, JPEG; every photo twice)',

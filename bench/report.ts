@@ -1,6 +1,6 @@
 // Turns benchmark results into a plain-text table (stdout) and the generated part of
 // docs/performance.md (between the bench markers; the prose around it is kept).
-import type { AccuracyRow } from './accuracy.js';
+import { ACCURACY_HEAD, accuracyRows, type AccuracyResult } from './accuracy.js';
 import type { ColdStartResult } from './coldstart.js';
 import type { E2eRow, OverheadResult } from './e2e.js';
 import { STAGES, type FloorResult } from './floor.js';
@@ -19,13 +19,18 @@ export interface Results {
   ingest?: IngestResult;
   memory?: MemoryResult;
   cold?: ColdStartResult;
-  accuracy?: AccuracyRow[];
+  accuracy?: AccuracyResult;
   /** bench/onnx.ts's own section (wasm vs onnx), already markdown. */
   onnxMarkdown?: string;
 }
 
 /** Where docs/performance.md's generated part sits. */
 export const PERFORMANCE_MARKERS = { start: '<!-- bench:start -->', end: '<!-- bench:end -->' };
+/** Where docs/detection.md's generated part sits. */
+export const DETECTION_MARKERS = {
+  start: '<!-- bench:accuracy:start (npm run bench -- --only=accuracy writes this section) -->',
+  end: '<!-- bench:accuracy:end -->',
+};
 
 function textTable(head: string[], rows: (string | number)[][]): string {
   const all = [head, ...rows].map((r) => r.map(String));
@@ -169,18 +174,9 @@ export function renderReport(r: Results): { table: string; markdown: string } {
   }
   if (r.accuracy) {
     sections.push({
-      title: '6. Accuracy against speed (fixture photos, 31 faces; IoU 0.5, FDDB 0.3)',
-      head: ['configuration', 'backend', 'found', 'false', 'missed', 'recall', 'precision', 'detect p50 ms'],
-      rows: r.accuracy.map((a) => [
-        a.config,
-        a.backend,
-        a.score.tp,
-        a.score.fp,
-        a.score.fn,
-        round(a.score.recall, 3),
-        round(a.score.precision, 3),
-        round(a.detectMsMedian, 1),
-      ]),
+      title: `6. Accuracy against speed (dev set: 125 photos, 521 faces ≥ 20 px; min_confidence ${r.accuracy.threshold}; docs/detection.md)`,
+      head: ACCURACY_HEAD,
+      rows: accuracyRows(r.accuracy),
     });
   }
   const table = sections

@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark, a table on stdout, and docs/performance.md rewritten with it.
 // `npm run bench -- --quick` runs fewer repetitions (a smoke test of the benchmarks themselves).
 import { join } from 'node:path';
-import { benchAccuracy } from './accuracy.js';
+import { accuracyMarkdown, benchAccuracy } from './accuracy.js';
 import { benchColdStart } from './coldstart.js';
 import { benchE2e, benchOverhead } from './e2e.js';
 import { benchFloor } from './floor.js';
@@ -11,7 +11,7 @@ import { benchMemory } from './memory.js';
 import { machine } from './lib/machine.js';
 import { fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
 import { writeGeneratedSection } from './lib/docs.js';
-import { PERFORMANCE_MARKERS, renderReport } from './report.js';
+import { DETECTION_MARKERS, PERFORMANCE_MARKERS, renderReport } from './report.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv
@@ -38,7 +38,7 @@ const photo100k = await jpegOfSize(
 );
 const ingest = want('ingest') ? await benchIngest(photo100k, quick ? 3 : 10) : undefined;
 const memory = want('memory') ? await benchMemory(mix, quick ? 40 : 200) : undefined;
-const accuracy = want('accuracy') ? await benchAccuracy(photos, quick ? 1 : 3) : undefined;
+const accuracy = want('accuracy') ? await benchAccuracy({ quick }) : undefined;
 const onnx = want('onnx') && !quick ? onnxMarkdown(await benchOnnx(3)) : undefined;
 const cold = want('coldstart') ? await benchColdStart(photos[0]!, quick ? 2 : 5) : undefined;
 
@@ -55,6 +55,11 @@ const report = renderReport({
   onnxMarkdown: onnx,
 });
 process.stdout.write(report.table);
+if (accuracy && !quick) {
+  const path = join(repoRoot, 'docs/detection.md');
+  await writeGeneratedSection(path, DETECTION_MARKERS, accuracyMarkdown(accuracy, m.date.slice(0, 10)));
+  process.stderr.write('updated docs/detection.md\n');
+}
 if (!quick && !only) {
   const path = join(repoRoot, 'docs/performance.md');
   await writeGeneratedSection(path, PERFORMANCE_MARKERS, report.markdown);

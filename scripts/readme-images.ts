@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { createEmojiRenderer } from '../shared/emojiRenderer.js';
 import { createLogger } from '../shared/logger.js';
-import { createFaceApiDetector } from '../worker/detector.js';
+import { createDetector } from '../worker/detectors/index.js';
 import { processImage } from '../worker/pipeline.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -14,17 +14,15 @@ const source = resolve(root, '../shared/fixtures/faces/astronaut.png');
 const outDir = join(root, 'docs/img');
 
 const input = readFileSync(source);
-const detector = await createFaceApiDetector({
-  kind: 'ssd',
-  tinyInputSize: 416,
-  tfBackend: 'auto',
-  log: createLogger('readme-images', 'warn'),
-});
+const detector = await createDetector(
+  { detector: 'retinaface', backend: 'auto', tinyInputSize: 416 },
+  createLogger('readme-images', 'warn'),
+);
 const renderer = createEmojiRenderer();
 const out = await processImage(
   input,
   { emoji: 'poop', format: 'png', minConfidence: 0.5 },
-  { detector, renderEmoji: (name, size) => renderer.render(name, size), detectMaxSide: 1024 },
+  { detector, renderEmoji: (name, size) => renderer.render(name, size) },
 );
 mkdirSync(outDir, { recursive: true });
 const small = (bytes: Buffer) => sharp(bytes).resize(320).jpeg({ quality: 80 }).toBuffer();

@@ -65,18 +65,30 @@ export const configSchema = z.object({
   JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   JOB_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
 
-  /** Face detector: SSD MobileNet v1 (accurate) or TinyFaceDetector (fast, misses small faces). */
-  DETECTOR: z.enum(['ssd', 'tiny']).default('ssd'),
-  /** Longest side of the downscaled copy the detector sees. */
-  DETECT_MAX_SIDE: z.coerce.number().int().min(128).max(4096).default(1024),
+  /**
+   * Face detector (docs/detection.md): RetinaFace (small, crowded and turned faces; weights for
+   * non-commercial research use), SSD MobileNet v1 or TinyFaceDetector (face-api, MIT).
+   */
+  DETECTOR: z.enum(['retinaface', 'ssd', 'tiny']).default('retinaface'),
+  /** RetinaFace: which of the two weight files in the `retinaface` package. */
+  RETINAFACE_WEIGHTS: z.enum(['v1', 'v2']).default('v1'),
+  /** RetinaFace: find which way up a photo is (a thumbnail looked at turned 90°, 180°, 270°). */
+  FIND_ORIENTATION: bool(true),
+  /** Longest side of the copy the detector is given; unset: the detector's own (2048 / 1024). */
+  DETECT_MAX_SIDE: z.coerce.number().int().min(128).max(8192).optional(),
+  /** RetinaFace: smaller photos are looked at enlarged to this longest side; unset: 1024. */
+  DETECT_MIN_SIDE: z.coerce.number().int().min(0).max(4096).optional(),
   TINY_INPUT_SIZE: z.coerce
     .number()
     .int()
     .refine((n) => n % 32 === 0 && n >= 128 && n <= 1024, 'must be a multiple of 32 in 128..1024')
     .default(416),
   /** Default minimum detection score when a request gives no min_confidence. */
-  MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.5),
-  /** Inference backend: auto = tfjs-node when it loads, else onnx (SSD on onnxruntime), else WebAssembly. */
+  MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.3),
+  /**
+   * Inference backend: auto = the fastest that loads for the detector (RetinaFace: onnx, else
+   * WebAssembly; SSD: tfjs-node, onnx, WebAssembly; Tiny: tfjs-node, WebAssembly).
+   */
   TF_BACKEND: z.enum(['auto', 'tfjs-node', 'onnx', 'wasm']).default('auto'),
   /** onnx backend's intra-op threads; 0 = cores ÷ worker processes on this machine (docs/onnx.md). */
   ONNX_THREADS: z.coerce.number().int().min(0).max(256).default(0),

@@ -9,6 +9,9 @@ export interface WorkerInfo {
   pid: number;
   backend: string;
   detector: string;
+  /** The npm package its detector's weights ship in, and their licence. */
+  weights: string;
+  licence: string;
   concurrency: number;
   jobsDone: number;
   jobsFailed: number;
@@ -50,6 +53,8 @@ export async function listWorkers(redis: Redis, keys: RedisKeys): Promise<Worker
         pid: Number(h.pid),
         backend: h.backend ?? 'unknown',
         detector: h.detector ?? 'unknown',
+        weights: h.weights ?? 'unknown',
+        licence: h.licence ?? 'unknown',
         concurrency: Number(h.concurrency),
         jobsDone: Number(h.jobsDone),
         jobsFailed: Number(h.jobsFailed),

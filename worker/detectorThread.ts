@@ -4,10 +4,10 @@
 // the main thread only posts pixels and awaits boxes.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../shared/logger.js';
-import type { Detection, FaceApiDetectorOptions, FaceDetector, RgbImage } from './detector.js';
+import type { Detection, DetectorSpec, FaceDetector, RgbImage, WeightsInfo } from './detectors/types.js';
 
 /** What the thread needs to build its detector (serialisable: no logger, no functions). */
-export type DetectorSpec = Omit<FaceApiDetectorOptions, 'log'> & {
+export type ThreadSpec = DetectorSpec & {
   logLevel: string;
   /** Tests only: burn this much CPU synchronously in the thread before each detection. */
   busyMs?: number;
@@ -23,7 +23,7 @@ export type ThreadRequest = {
 };
 
 export type ThreadReply =
-  | { type: 'ready'; name: string; backend: string; tensors: number }
+  | { type: 'ready'; name: string; backend: string; weights: WeightsInfo; maxSide: number; tensors: number }
   | { type: 'detected'; id: number; detections: Detection[]; tensors: number }
   | { type: 'failed'; id: number; message: string }
   | { type: 'fatal'; message: string };
@@ -36,7 +36,7 @@ export interface ThreadedDetector extends FaceDetector {
 // does not pass tsx's loader on to worker threads: a small bootstrap loads the .ts through tsx.
 const underTsx = import.meta.url.endsWith('.ts');
 const entry = new URL(underTsx ? './detectorThreadMain.ts' : './detectorThreadMain.js', import.meta.url);
-const newThread = (workerData: DetectorSpec) =>
+const newThread = (workerData: ThreadSpec) =>
   underTsx
     ? new Worker(
         `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`,
@@ -44,9 +44,9 @@ const newThread = (workerData: DetectorSpec) =>
       )
     : new Worker(entry, { workerData });
 
-export async function startDetectorThread(spec: DetectorSpec, log: Logger): Promise<ThreadedDetector> {
+export async function startDetectorThread(spec: ThreadSpec, log: Logger): Promise<ThreadedDetector> {
   let thread: Worker;
-  let ready: Promise<{ name: string; backend: string }>;
+  let ready: Promise<{ name: string; backend: string; weights: WeightsInfo; maxSide: number }>;
   let tensors = 0;
   let nextId = 1;
   /** The thread exited (crash): the next detection starts a new one, unless we are closing. */
@@ -96,6 +96,8 @@ export async function startDetectorThread(spec: DetectorSpec, log: Logger): Prom
   return {
     name: info.name,
     backend: info.backend,
+    weights: info.weights,
+    maxSide: info.maxSide,
     async detect(img: RgbImage, minConfidence: number): Promise<Detection[]> {
       if (dead && !closing) {
         dead = false;

@@ -2,10 +2,10 @@
 // detection requests one at a time.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/logger.js';
-import { createFaceApiDetector } from './detector.js';
-import type { DetectorSpec, ThreadReply, ThreadRequest } from './detectorThread.js';
+import type { ThreadReply, ThreadRequest, ThreadSpec } from './detectorThread.js';
+import { createDetector } from './detectors/index.js';
 
-const spec = workerData as DetectorSpec;
+const spec = workerData as ThreadSpec;
 const port = parentPort!;
 const reply = (msg: ThreadReply) => port.postMessage(msg);
 
@@ -18,7 +18,7 @@ function busy(ms: number) {
 
 try {
   const { logLevel, busyMs, ...options } = spec;
-  const detector = await createFaceApiDetector({ ...options, log: createLogger('detector', logLevel) });
+  const detector = await createDetector(options, createLogger('detector', logLevel));
   port.on('message', (msg: ThreadRequest) => {
     const image = {
       data: Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength),
@@ -32,7 +32,14 @@ try {
         reply({ type: 'failed', id: msg.id, message: err instanceof Error ? err.message : String(err) }),
     );
   });
-  reply({ type: 'ready', name: detector.name, backend: detector.backend, tensors: detector.liveTensors() });
+  reply({
+    type: 'ready',
+    name: detector.name,
+    backend: detector.backend,
+    weights: detector.weights,
+    maxSide: detector.maxSide,
+    tensors: detector.liveTensors(),
+  });
 } catch (err) {
   reply({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
 }

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
       id: running.info.id,
       backend: running.detector.backend,
       detector: running.detector.name,
+      weights: running.detector.weights,
       concurrency: config.WORKER_CONCURRENCY,
     },
     'worker ready',

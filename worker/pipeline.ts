@@ -2,15 +2,19 @@
 // decode once → detection copy → detect → boxes back to full size → paste emojis → encode once.
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { JobFailure } from '../shared/errors.js';
-import { CONTENT_TYPES, type FaceBox, type JobOptions, type OutputFormat } from '../shared/jobs.js';
-import type { FaceDetector } from './detector.js';
+import {
+  CONTENT_TYPES,
+  type FaceBox,
+  type JobOptions,
+  type OutputFormat,
+  type Point,
+} from '../shared/jobs.js';
+import type { Detection, FaceDetector } from './detectors/types.js';
 import { emojiLayers, type RenderEmoji } from './overlay.js';
 
 export interface PipelineDeps {
   detector: FaceDetector;
   renderEmoji: RenderEmoji;
-  /** Longest side of the copy the detector sees. */
-  detectMaxSide: number;
 }
 
 export interface PipelineOutput {
@@ -40,25 +44,55 @@ export function encoder(image: Sharp, format: OutputFormat): Sharp {
   }
 }
 
-/** Detector boxes (in the detection copy's pixels) → integer boxes in full-resolution pixels. */
+/**
+ * Detector boxes (in the detection copy's pixels) → integer boxes in full-resolution pixels;
+ * landmarks to a tenth of a pixel (they may lie outside the picture: a face cut by the edge).
+ */
 export function scaleBoxes(
-  found: { x: number; y: number; width: number; height: number; score: number }[],
+  found: Detection[],
   sx: number,
   sy: number,
   width: number,
   height: number,
 ): FaceBox[] {
+  const point = ([px, py]: Point): Point => [Math.round(px * sx * 10) / 10, Math.round(py * sy * 10) / 10];
   return found.map((d) => {
     const x = Math.max(0, Math.round(d.x * sx));
     const y = Math.max(0, Math.round(d.y * sy));
-    return {
+    const box: FaceBox = {
       x,
       y,
       width: Math.max(1, Math.min(width, Math.round((d.x + d.width) * sx)) - x),
       height: Math.max(1, Math.min(height, Math.round((d.y + d.height) * sy)) - y),
       score: Math.round(d.score * 1e4) / 1e4,
     };
+    if (d.landmarks) {
+      const m = d.landmarks;
+      box.landmarks = {
+        left_eye: point(m.left_eye),
+        right_eye: point(m.right_eye),
+        nose: point(m.nose),
+        mouth_left: point(m.mouth_left),
+        mouth_right: point(m.mouth_right),
+      };
+    }
+    return box;
   });
+}
+
+/** The copy the detector is given: the decoded pixels themselves when they already fit. */
+export async function detectionCopy(
+  full: { data: Buffer; info: OutputInfo },
+  maxSide: number,
+): Promise<{ data: Buffer; width: number; height: number }> {
+  const { width, height, channels } = full.info;
+  if (Math.max(width, height) <= maxSide && channels === 3) return { data: full.data, width, height };
+  const small = await sharp(full.data, { raw: { width, height, channels } })
+    .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data: small.data, width: small.info.width, height: small.info.height };
 }
 
 export async function processImage(
@@ -91,17 +125,10 @@ export async function processImage(
   lap('decode');
   await onStage('decoded', 20);
 
-  const small = await sharp(full.data, raw)
-    .resize(deps.detectMaxSide, deps.detectMaxSide, { fit: 'inside', withoutEnlargement: true })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const small = await detectionCopy(full, deps.detector.maxSide);
   lap('resize');
-  const found = await deps.detector.detect(
-    { data: small.data, width: small.info.width, height: small.info.height },
-    options.minConfidence,
-  );
-  const faces = scaleBoxes(found, width / small.info.width, height / small.info.height, width, height);
+  const found = await deps.detector.detect(small, options.minConfidence);
+  const faces = scaleBoxes(found, width / small.width, height / small.height, width, height);
   lap('detect');
   await onStage('detected', 60);
 

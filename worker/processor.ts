@@ -11,7 +11,7 @@ import type { TurdifyJobData, TurdifyJobResult } from '../shared/jobs.js';
 import type { RedisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { enqueueWebhook, webhookEvent, type WebhookQueue } from '../shared/webhooks.js';
-import type { FaceDetector } from './detector.js';
+import type { FaceDetector } from './detectors/types.js';
 import type { RenderEmoji } from './overlay.js';
 import { processImage } from './pipeline.js';
 
@@ -54,7 +54,7 @@ export function classify(err: unknown): Error {
 
 export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promise<TurdifyJobResult> {
   const { store, detector, redis, keys, config, log } = deps;
-  const pipelineDeps = { detector, renderEmoji: deps.renderEmoji, detectMaxSide: config.DETECT_MAX_SIDE };
+  const pipelineDeps = { detector, renderEmoji: deps.renderEmoji };
   const cancelled = async (id: string) => {
     if (await redis.exists(keys.cancelled(id))) throw new JobFailure('cancelled', 'the job was deleted');
   };

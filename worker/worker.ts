@@ -14,7 +14,8 @@ import { failedForGood, openQueue } from '../shared/queue.js';
 import { createRedis } from '../shared/redis.js';
 import { enqueueWebhook, openWebhookQueue, webhookEvent } from '../shared/webhooks.js';
 import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
-import type { FaceDetector } from './detector.js';
+import { detectorSpec } from './detectorConfig.js';
+import type { FaceDetector } from './detectors/types.js';
 import { startDetectorThread } from './detectorThread.js';
 import type { RenderEmoji } from './overlay.js';
 import { createProcessor, type TurdifyJob } from './processor.js';
@@ -38,7 +39,7 @@ export async function startWorker(opts: {
 }): Promise<RunningWorker> {
   const { config, log } = opts;
   const keys = redisKeys(config.KEY_PREFIX);
-  const spec = { kind: config.DETECTOR, tinyInputSize: config.TINY_INPUT_SIZE, tfBackend: config.TF_BACKEND };
+  const spec = detectorSpec(config);
   const threaded =
     !opts.detector && config.INFERENCE_THREAD
       ? await startDetectorThread({ ...spec, logLevel: config.LOG_LEVEL }, log)
@@ -46,9 +47,7 @@ export async function startWorker(opts: {
   // Imported only when the model runs here: with the thread, this isolate never loads TensorFlow.js
   // or ONNX Runtime (≈ 20 MB less per worker).
   const detector =
-    opts.detector ??
-    threaded ??
-    (await (await import('./detector.js')).createFaceApiDetector({ ...spec, log }));
+    opts.detector ?? threaded ?? (await (await import('./detectors/index.js')).createDetector(spec, log));
   // Store and registry commands wait out a Redis outage instead of failing the job.
   const redis = createRedis(config.REDIS_URL, 'blocking');
   const store = new RedisImageStore(redis, keys, {
@@ -88,6 +87,8 @@ export async function startWorker(opts: {
     pid: process.pid,
     backend: detector.backend,
     detector: detector.name,
+    weights: detector.weights.package,
+    licence: detector.weights.licence,
     concurrency: config.WORKER_CONCURRENCY,
     jobsDone: 0,
     jobsFailed: 0,

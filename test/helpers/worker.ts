@@ -1,18 +1,17 @@
 // One real face detector and emoji renderer per test process (model load ≈ 0.5–2 s).
 import { createEmojiRenderer } from '../../shared/emojiRenderer.js';
 import { createLogger } from '../../shared/logger.js';
-import { createFaceApiDetector, type FaceDetector } from '../../worker/detector.js';
+import { createDetector, type DetectorSpec, type FaceDetector } from '../../worker/detectors/index.js';
 import type { RenderEmoji } from '../../worker/overlay.js';
 
-let detector: Promise<FaceDetector> | undefined;
+const detectors = new Map<string, Promise<FaceDetector>>();
 
-export function sharedDetector(): Promise<FaceDetector> {
-  detector ??= createFaceApiDetector({
-    kind: 'ssd',
-    tinyInputSize: 416,
-    tfBackend: 'auto',
-    log: createLogger('test', 'warn'),
-  });
+/** The default detector (as a worker with the default configuration builds it), built once. */
+export function sharedDetector(spec: Partial<DetectorSpec> = {}): Promise<FaceDetector> {
+  const full: DetectorSpec = { detector: 'retinaface', backend: 'auto', tinyInputSize: 416, ...spec };
+  const key = JSON.stringify(full);
+  let detector = detectors.get(key);
+  if (!detector) detectors.set(key, (detector = createDetector(full, createLogger('test', 'warn'))));
   return detector;
 }
 

@@ -8,17 +8,17 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { createLogger } from '../../shared/logger.js';
+import { SELF_CHECK } from '../../worker/detectors/faceApi.js';
 import {
-  createFaceApiDetector,
-  SELF_CHECK,
-  selfCheckImage,
+  createDetector,
   type Detection,
   type FaceDetector,
   type RgbImage,
-} from '../../worker/detector.js';
-import { ensureModel } from '../../worker/onnx/modelFile.js';
+} from '../../worker/detectors/index.js';
+import { selfCheckImage } from '../../worker/detectors/selfCheck.js';
+import { ensureModel, SSD_MODEL } from '../../worker/onnx/modelFile.js';
 import { readMetadata } from '../../worker/onnx/onnxProto.js';
-import { onnxThreads } from '../../worker/onnx/ssdSession.js';
+import { onnxThreads } from '../../worker/onnx/runtime.js';
 import { buildSsdMobilenetv1Onnx } from '../../worker/onnx/ssdMobilenetv1.js';
 import { scaleBoxes } from '../../worker/pipeline.js';
 import { evaluate, iou, loadFixtures, type Box } from '../helpers/fixtures.js';
@@ -27,7 +27,7 @@ import { detectionCopy } from './images.js';
 const log = createLogger('onnx-test', 'silent');
 const MIN_IOU = 0.95;
 const MAX_SCORE_DIFF = 0.02;
-/** Low enough that uncertain boxes (the ones TinyFaceDetector re-checks) are compared too. */
+/** Low enough that uncertain boxes are compared too. */
 const RAW_THRESHOLD = 0.2;
 
 const asBox = (d: Detection): Box => [d.x, d.y, d.width, d.height];
@@ -70,16 +70,12 @@ describe('onnx backend', () => {
   const fixtures = loadFixtures();
   let wasm: FaceDetector;
   let onnx: FaceDetector;
-  let wasmRaw: FaceDetector;
-  let onnxRaw: FaceDetector;
   const images = new Map<string, RgbImage>();
 
   before(async () => {
-    const spec = { kind: 'ssd' as const, tinyInputSize: 416, log };
-    wasm = await createFaceApiDetector({ ...spec, tfBackend: 'wasm' });
-    onnx = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 1 });
-    wasmRaw = await createFaceApiDetector({ ...spec, tfBackend: 'wasm', verify: false });
-    onnxRaw = await createFaceApiDetector({ ...spec, tfBackend: 'onnx', onnxThreads: 1, verify: false });
+    const spec = { detector: 'ssd' as const, tinyInputSize: 416, onnxThreads: 1 };
+    wasm = await createDetector({ ...spec, backend: 'wasm' }, log);
+    onnx = await createDetector({ ...spec, backend: 'onnx' }, log);
     for (const f of fixtures) images.set(f.file, await detectionCopy(f.path));
   });
 
@@ -88,7 +84,7 @@ describe('onnx backend', () => {
     assert.equal(onnx.name, wasm.name);
   });
 
-  it('finds the same faces as face-api on wasm in every fixture photo (the whole detector)', async () => {
+  it('finds the same faces as face-api on wasm in every fixture photo', async () => {
     const failures: string[] = [];
     const predictions = { wasm: {} as Record<string, number[][]>, onnx: {} as Record<string, number[][]> };
     for (const f of fixtures) {
@@ -127,8 +123,8 @@ describe('onnx backend', () => {
     let boxes = 0;
     for (const f of fixtures) {
       const img = images.get(f.file)!;
-      const a = await wasmRaw.detect(img, RAW_THRESHOLD);
-      const b = await onnxRaw.detect(img, RAW_THRESHOLD);
+      const a = await wasm.detect(img, RAW_THRESHOLD);
+      const b = await onnx.detect(img, RAW_THRESHOLD);
       boxes += a.length;
       failures.push(...compare(a, b).problems.map((p) => `${f.file}: ${p}`));
     }
@@ -137,9 +133,23 @@ describe('onnx backend', () => {
   });
 
   it('self-check numbers are what face-api answers', async () => {
-    const top = (await wasmRaw.detect(selfCheckImage(), SELF_CHECK.minScore))[0]!;
+    // Raw scores: face-api itself, uncalibrated.
+    const faceapi = (await import('../../worker/tfBackend.js')).loadFaceApi;
+    const { faceapi: api } = await faceapi('wasm', log);
+    await api.nets.ssdMobilenetv1.loadFromDisk(
+      (await import('../../worker/onnx/faceApiWeights.js')).faceApiModelDir,
+    );
+    const img = selfCheckImage();
+    const input = api.tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
+    const found = await api.detectAllFaces(
+      input as never,
+      new api.SsdMobilenetv1Options({ minConfidence: SELF_CHECK.minScore }),
+    );
+    input.dispose();
+    const top = found[0]!;
+    const box = { x: top.box.x, y: top.box.y, width: top.box.width, height: top.box.height };
     for (const k of ['x', 'y', 'width', 'height'] as const)
-      assert.ok(Math.abs(top[k] - SELF_CHECK.top[k]) < 0.01, k);
+      assert.ok(Math.abs(box[k] - SELF_CHECK.top[k]) < 0.01, k);
     assert.ok(Math.abs(top.score - SELF_CHECK.top.score) < 1e-5);
   });
 
@@ -147,7 +157,7 @@ describe('onnx backend', () => {
     const a = buildSsdMobilenetv1Onnx();
     const b = buildSsdMobilenetv1Onnx();
     assert.ok(Buffer.from(a.bytes).equals(Buffer.from(b.bytes)), 'two builds differ');
-    const onDisk = ensureModel();
+    const onDisk = ensureModel(SSD_MODEL);
     assert.ok(Buffer.from(onDisk.bytes).equals(Buffer.from(a.bytes)), 'models/ssd_mobilenetv1.onnx is stale');
     const meta = readMetadata(a.bytes);
     assert.match(meta.source_sha256 ?? '', /^[0-9a-f]{64}$/);
@@ -158,13 +168,13 @@ describe('onnx backend', () => {
     const dir = mkdtempSync(join(tmpdir(), 'turdify-model-'));
     try {
       const path = join(dir, 'models', 'ssd_mobilenetv1.onnx');
-      assert.equal(ensureModel(path).origin, 'built');
-      assert.equal(ensureModel(path).origin, 'file');
+      assert.equal(ensureModel(SSD_MODEL, path).origin, 'built');
+      assert.equal(ensureModel(SSD_MODEL, path).origin, 'file');
       writeFileSync(path, 'not a model');
-      assert.equal(ensureModel(path).origin, 'built');
-      assert.equal(ensureModel(path).origin, 'file');
+      assert.equal(ensureModel(SSD_MODEL, path).origin, 'built');
+      assert.equal(ensureModel(SSD_MODEL, path).origin, 'file');
       writeFileSync(join(dir, 'a-file'), '');
-      const readOnly = ensureModel(join(dir, 'a-file', 'models', 'ssd_mobilenetv1.onnx'));
+      const readOnly = ensureModel(SSD_MODEL, join(dir, 'a-file', 'models', 'ssd_mobilenetv1.onnx'));
       assert.equal(readOnly.origin, 'built-not-written');
       assert.ok(readOnly.bytes.length > 20e6);
     } finally {

@@ -2,7 +2,7 @@
 // most 1024 px, packed RGB. Shared by the equivalence test and `npm run bench:onnx`.
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import type { RgbImage } from '../../worker/detector.js';
+import type { RgbImage } from '../../worker/detectors/index.js';
 
 export async function detectionCopy(file: string, maxSide = 1024): Promise<RgbImage> {
   const { data, info } = await sharp(readFileSync(file))

@@ -14,7 +14,7 @@ import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { openQueue, type TurdifyQueue } from '../../shared/queue.js';
 import { createRedis } from '../../shared/redis.js';
-import type { FaceDetector } from '../../worker/detector.js';
+import type { FaceDetector } from '../../worker/detectors/index.js';
 import { startDetectorThread } from '../../worker/detectorThread.js';
 import { startWorker } from '../../worker/worker.js';
 import { repoRoot } from '../helpers/fixtures.js';
@@ -96,7 +96,7 @@ describe('a slow model and the job lock', () => {
 
   it('in the inference thread: completed once, never stalled', async () => {
     const detector = await startDetectorThread(
-      { kind: 'ssd', tinyInputSize: 416, tfBackend: 'auto', logLevel: 'silent', busyMs: SLOW_MS },
+      { detector: 'retinaface', backend: 'auto', tinyInputSize: 416, logLevel: 'silent', busyMs: SLOW_MS },
       log,
     );
     try {
@@ -116,6 +116,8 @@ describe('a slow model and the job lock', () => {
     const slow: FaceDetector = {
       name: real.name,
       backend: real.backend,
+      weights: real.weights,
+      maxSide: real.maxSide,
       liveTensors: () => real.liveTensors(),
       detect: (img, c) => {
         busy(SLOW_MS);

@@ -157,3 +157,87 @@ export function readMetadata(bytes: Uint8Array): Record<string, string> {
   const model = ModelProto().decode(bytes) as unknown as Partial<ModelMsg>;
   return Object.fromEntries((model.metadata_props ?? []).map((e) => [e.key, e.value]));
 }
+
+/**
+ * Edits a model made elsewhere, leaving every byte it does not change as it was. The schema above
+ * covers only what this project writes, so decoding a foreign model with it and encoding it again
+ * would drop whatever it does not declare; instead fields are copied verbatim, and only these are
+ * changed: graph inputs and outputs re-declared, nodes and initializers put first (a prefix that
+ * feeds the original graph), metadata added. `graph.value_info` (optional shape hints, which would
+ * contradict new input sizes) is dropped.
+ */
+export function editModel(
+  bytes: Uint8Array,
+  edit: {
+    /** Each declared input or output → its new declaration, or undefined to keep it as it is. */
+    input?: (v: ValueInfoMsg) => ValueInfoMsg | undefined;
+    output?: (v: ValueInfoMsg) => ValueInfoMsg | undefined;
+    /** Inputs declared after the existing ones. */
+    extraInputs?: ValueInfoMsg[];
+    prependNodes?: NodeMsg[];
+    prependInitializers?: TensorMsg[];
+    metadata?: Record<string, string>;
+  },
+): Uint8Array {
+  const root = ModelProto().root;
+  const encode = (type: string, message: object) => {
+    const t = root.lookupType(type);
+    return t.encode(t.fromObject(message)).finish();
+  };
+  const valueInfo = root.lookupType('onnx.ValueInfoProto');
+  const recode = (content: Uint8Array, fn?: (v: ValueInfoMsg) => ValueInfoMsg | undefined) => {
+    const replaced = fn?.(valueInfo.toObject(valueInfo.decode(content), { longs: Number }) as ValueInfoMsg);
+    return replaced ? encode('onnx.ValueInfoProto', replaced) : content;
+  };
+  // Field numbers of onnx.proto: ModelProto.graph 7, metadata_props 14; GraphProto.node 1,
+  // initializer 5, input 11, output 12, value_info 13.
+  const graph = (content: Uint8Array) =>
+    Buffer.concat([
+      ...(edit.prependNodes ?? []).map((n) => field(1, encode('onnx.NodeProto', n))),
+      ...(edit.prependInitializers ?? []).map((t) => field(5, encode('onnx.TensorProto', t))),
+      spliceFields(content, (f, c) =>
+        f === 11 ? recode(c, edit.input) : f === 12 ? recode(c, edit.output) : f === 13 ? null : c,
+      ),
+      ...(edit.extraInputs ?? []).map((v) => field(11, encode('onnx.ValueInfoProto', v))),
+    ]);
+  const meta = Object.entries(edit.metadata ?? {}).map(([key, value]) =>
+    field(14, encode('onnx.StringStringEntryProto', { key, value })),
+  );
+  return Buffer.concat([spliceFields(bytes, (f, c) => (f === 7 ? graph(c) : c)), ...meta]);
+}
+
+/** One length-delimited field, as it appears inside its message. */
+const field = (number: number, content: Uint8Array): Uint8Array =>
+  protobuf.Writer.create()
+    .uint32((number << 3) | 2)
+    .bytes(content)
+    .finish();
+
+/**
+ * Walks one protobuf message's fields; length-delimited ones pass through `edit` (return the new
+ * content, or null to drop the field), everything else is copied as it is.
+ */
+function spliceFields(
+  bytes: Uint8Array,
+  edit: (field: number, content: Uint8Array) => Uint8Array | null,
+): Uint8Array {
+  const reader = protobuf.Reader.create(bytes);
+  const parts: Uint8Array[] = [];
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    if (wire !== 2) {
+      reader.skipType(wire);
+      parts.push(bytes.subarray(start, reader.pos));
+      continue;
+    }
+    const length = reader.uint32();
+    const content = bytes.subarray(reader.pos, reader.pos + length);
+    reader.pos += length;
+    const replaced = edit(tag >>> 3, content);
+    if (replaced === content) parts.push(bytes.subarray(start, reader.pos));
+    else if (replaced) parts.push(field(tag >>> 3, replaced));
+  }
+  return Buffer.concat(parts);
+}

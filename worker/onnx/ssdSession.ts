@@ -1,7 +1,6 @@
 // SSD MobileNet v1 on onnxruntime-node's CPU provider: the ONNX graph does the preprocessing, the
 // network, box decoding and non-maximum suppression; this file feeds it and maps boxes back to the
 // image exactly as face-api's SsdMobilenetv1.locateFaces does.
-import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { INPUT_SIZE } from './ssdMobilenetv1.js';
 
@@ -11,17 +10,6 @@ export interface Box {
   width: number;
   height: number;
   score: number;
-}
-
-/**
- * Intra-op threads for one worker process: the machine's cores shared out between the worker
- * processes on it, at least 1. `threads` (ONNX_THREADS) overrides; set it where the process cannot see
- * its real share (a container with a CPU limit, several replicas on one node).
- */
-export function onnxThreads(opts: { threads?: number; localWorkers: number; cores?: number }): number {
-  if (opts.threads && opts.threads > 0) return opts.threads;
-  const cores = opts.cores ?? availableParallelism();
-  return Math.max(1, Math.floor(cores / Math.max(1, opts.localWorkers)));
 }
 
 export interface SsdSession {
