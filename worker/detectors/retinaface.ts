@@ -185,7 +185,7 @@ export const THUMBNAIL_SIDE = 320;
  * anchors are 512 px (stride 32 × scale 16 × 2 in size terms), and smaller thumbnail faces only
  * added false ones on the dev set.
  */
-export const LARGE_FACE = Number(process.env.LARGE_FACE ?? 300);
+export const LARGE_FACE = 300;
 /** Raw probability a face needs to count as evidence of which way up a photo is. */
 const EVIDENCE = 0.8;
 
