@@ -48,22 +48,33 @@ async function ping(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-/** A private, loopback-only redis-server as BullMQ needs it (noeviction); optionally with an AOF. */
+/**
+ * A private, loopback-only redis-server as BullMQ needs it (noeviction); optionally with an AOF,
+ * and extra arguments (e.g. `--maxmemory 64mb`).
+ */
 export function redisServerArgs(
   port: number,
   dir: string,
-  opts: { appendonly: boolean; fsyncAlways?: boolean },
+  opts: { appendonly: boolean; fsyncAlways?: boolean; args?: string[] },
 ): string[] {
   return [
     ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
     ...['--appendonly', opts.appendonly ? 'yes' : 'no'],
     ...(opts.fsyncAlways ? ['--appendfsync', 'always'] : []),
     ...['--maxmemory-policy', 'noeviction', '--loglevel', 'warning'],
+    ...(opts.args ?? []),
   ];
 }
 
-export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
-  if (process.env.REDIS_URL) {
+/** For tests that configure their server (`args`): a shared REDIS_URL server cannot be reconfigured. */
+export const needsPrivateRedis = process.env.REDIS_URL
+  ? 'needs a private redis-server with its own settings (REDIS_URL is set)'
+  : false;
+
+export async function startTestRedis(
+  opts: { appendonly?: boolean; args?: string[] } = {},
+): Promise<TestRedis> {
+  if (process.env.REDIS_URL && !opts.args) {
     const url = process.env.REDIS_URL;
     return {
       url,
@@ -78,9 +89,8 @@ export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promi
   let proc: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
   const start = async () => {
-    proc = spawn('redis-server', redisServerArgs(port, dir, { appendonly: opts.appendonly ?? false }), {
-      stdio: 'ignore',
-    });
+    const args = redisServerArgs(port, dir, { appendonly: opts.appendonly ?? false, args: opts.args ?? [] });
+    proc = spawn('redis-server', args, { stdio: 'ignore' });
     await ping(url, 10_000);
   };
   const stop = async () => {
