@@ -133,3 +133,48 @@ export async function keysWithoutTtl(redis: Redis): Promise<string[]> {
   } while (cursor !== '0');
   return forever;
 }
+
+/** Redis INFO memory's used_memory and maxmemory. */
+export async function redisMemory(redis: Redis): Promise<{ used: number; max: number }> {
+  const info = await redis.info('memory');
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+  return { used: field('used_memory'), max: field('maxmemory') };
+}
+
+/** How many commands Redis has refused for want of memory since it started (INFO errorstats). */
+export async function oomRefusals(redis: Redis): Promise<number> {
+  const info = await redis.info('errorstats');
+  return Number(/^errorstat_OOM:count=(\d+)/m.exec(info)?.[1] ?? 0);
+}
+
+/** Fills Redis with throw-away values (TTL 10 min) until used_memory reaches `untilUsed`. */
+export async function fillRedis(redis: Redis, untilUsed: number): Promise<{ clear(): Promise<void> }> {
+  const keys: string[] = [];
+  const value = Buffer.alloc(256 * 1024, 0x5a);
+  while ((await redisMemory(redis)).used < untilUsed) {
+    const key = `filler:${keys.length}`;
+    await redis.set(key, value, 'EX', 600);
+    keys.push(key);
+  }
+  return {
+    clear: async () => {
+      for (let i = 0; i < keys.length; i += 100) await redis.unlink(...keys.slice(i, i + 100));
+    },
+  };
+}
+
+/**
+ * A full Redis: maxmemory lowered 1 MB below what it uses, so Redis refuses every write that may
+ * grow memory (OOM), as when data filled it; deletions still work. restore() gives the old limit
+ * back (the same room as freeing that memory).
+ */
+export async function squeezeRedis(redis: Redis): Promise<{ restore(): Promise<void> }> {
+  const before = (await redisMemory(redis)).max;
+  const { used } = await redisMemory(redis);
+  await redis.config('SET', 'maxmemory', String(used - 2 ** 20));
+  return {
+    restore: async () => {
+      await redis.config('SET', 'maxmemory', String(before));
+    },
+  };
+}
