@@ -22,6 +22,8 @@ export interface LoggedError {
   code?: string | number;
   stack?: string;
   cause?: LoggedError;
+  /** The messages of a MULTI's errors (EXECABORT), without their commands. */
+  previous?: string[];
 }
 
 /**
@@ -37,11 +39,17 @@ export function errSerializer(value: unknown, depth = 0): LoggedError | string {
     code?: unknown;
     stack?: unknown;
     cause?: unknown;
+    previousErrors?: unknown;
   };
   const type = typeof e.type === 'string' ? e.type : typeof e.name === 'string' ? e.name : 'Error';
   const out: LoggedError = { type, message: cut(String(e.message ?? ''), MAX_STRING) };
   if (typeof e.code === 'string' || typeof e.code === 'number') out.code = e.code;
   if (typeof e.stack === 'string') out.stack = cut(e.stack, MAX_STACK);
+  if (Array.isArray(e.previousErrors)) {
+    out.previous = e.previousErrors
+      .slice(0, 5)
+      .map((p) => cut(String((p as { message?: unknown } | null)?.message ?? p), MAX_STRING));
+  }
   if (e.cause && depth < 2) {
     const cause = errSerializer(e.cause, depth + 1);
     if (typeof cause === 'object') out.cause = cause;
