@@ -41,7 +41,7 @@ export const HEADROOM_FRACTION = 0.05;
 /**
  * What one job adds to Redis besides its two images: the job hash with its return value, its
  * entries in BullMQ's lists, sets and events stream, the ledger entry (bench/redisMemory.ts
- * measures ≈ 5 KB; docs/deploy.md, "Redis memory").
+ * measures ≈ 4 KB waiting, 6.5 KB completed; docs/deploy.md, "Redis memory"), with room to spare.
  */
 export const JOB_OVERHEAD_BYTES = 16 * 1024;
 const RECONCILE_EVERY_MS = 60_000;
@@ -52,15 +52,16 @@ const LEDGER_TTL_EXTRA_MS = 60_000;
 
 /**
  * Bytes a job may still write beyond its upload: its result (output resolution = input
- * resolution; measured on the fixtures: JPEG and WebP at quality 85 ≤ 0.31 bytes per pixel, PNG
- * ≤ 2.8, so 0.5 and raw RGB/RGBA) plus JOB_OVERHEAD_BYTES.
+ * resolution; measured on the 139 fixture photos: JPEG and WebP at quality 85 ≤ 0.31 bytes per
+ * pixel, PNG ≤ 2.8; so 0.4, and raw RGB or RGBA for PNG) plus JOB_OVERHEAD_BYTES. Generous on
+ * purpose: a result refused later fails its job, an upload refused now can come back.
  */
 export function reservedBytes(
   input: { width: number; height: number; format: InputFormat },
   output: OutputFormat,
 ): number {
   const pixels = input.width * input.height;
-  const perPixel = output === 'png' ? (input.format === 'jpeg' ? 3 : 4) : 0.5;
+  const perPixel = output === 'png' ? (input.format === 'jpeg' ? 3 : 4) : 0.4;
   return Math.ceil(pixels * perPixel) + JOB_OVERHEAD_BYTES;
 }
 
