@@ -38,18 +38,18 @@ export class RedisImageStore implements ImageStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    private readonly ttl: ImageStoreOptions,
+    private readonly options: ImageStoreOptions,
   ) {
     this.budget = new MemoryBudget(redis, keys, {
-      inputTtlSeconds: ttl.inputSeconds,
-      ...(ttl.maxQueuedBytes ? { maxQueuedBytes: ttl.maxQueuedBytes } : {}),
+      inputTtlSeconds: options.inputSeconds,
+      ...(options.maxQueuedBytes ? { maxQueuedBytes: options.maxQueuedBytes } : {}),
     });
   }
 
   async putInput(jobId: string, bytes: Buffer, reserveBytes = 0): Promise<void> {
     await this.budget.admit(jobId, bytes.length, reserveBytes);
     try {
-      await this.budget.write(jobId, bytes, this.ttl.inputSeconds);
+      await this.budget.write(jobId, bytes, this.options.inputSeconds);
     } catch (err) {
       await this.budget.release(jobId, [this.keys.input(jobId)]).catch(() => {});
       throw err;
@@ -65,7 +65,7 @@ export class RedisImageStore implements ImageStore {
   }
 
   async putResult(jobId: string, bytes: Buffer): Promise<void> {
-    await this.redis.set(this.keys.result(jobId), bytes, 'EX', Math.ceil(this.ttl.resultSeconds));
+    await this.redis.set(this.keys.result(jobId), bytes, 'EX', Math.ceil(this.options.resultSeconds));
   }
 
   getResult(jobId: string): Promise<Buffer | null> {
