@@ -1,6 +1,7 @@
 // The Express application: logging, routes, and problem+json for everything that goes wrong.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
+import { logSerializers } from '../shared/logger.js';
 import type { ApiDeps } from './deps.js';
 import { createMetrics } from './metrics.js';
 import { HttpProblem, problemHandler, sendProblem } from './problem.js';
@@ -30,6 +31,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(
     pinoHttp({
       logger: deps.log,
+      // Ours, not pino's standard one, which copies a Redis error's command arguments (an upload).
+      serializers: logSerializers,
       autoLogging: { ignore: (req) => /^\/(healthz|metrics)/.test(req.url ?? '') },
       customLogLevel: (_req, res) =>
         res.statusCode === 500 ? 'error' : res.statusCode >= 500 ? 'warn' : 'info',

@@ -1,6 +1,7 @@
-// Prometheus metrics (GET /metrics): HTTP latency by route, the queue's job counts, and the worker
-// fleet as the registry reports it (backend, jobs done, live tensors, memory), so one scrape of any
-// API process shows the whole service. A registry per app: tests can build many apps.
+// Prometheus metrics (GET /metrics): HTTP latency by route, the queue's job counts, queued bytes and
+// Redis memory, and the worker fleet as the registry reports it (backend, jobs done, live tensors,
+// memory), so one scrape of any API process shows the whole service. A registry per app: tests can
+// build many apps.
 import type { NextFunction, Request, Response } from 'express';
 import { Router } from 'express';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -51,10 +52,22 @@ export function createMetrics(deps: ApiDeps): ApiMetrics {
   );
   const rss = perWorker('turdify_worker_resident_memory_bytes', 'Resident memory of a worker process');
 
+  const memory = (name: string, help: string) => new Gauge({ name, help, registers: [registry] });
+  const queuedBytes = memory('turdify_queued_bytes', 'Bytes of uploads stored and not processed yet');
+  const maxQueuedBytes = memory('turdify_queued_bytes_limit', 'MAX_QUEUED_BYTES in effect');
+  const reservedBytes = memory('turdify_reserved_bytes', 'Bytes reserved for what admitted jobs will write');
+  const redisUsed = memory('turdify_redis_used_memory_bytes', "Redis's used_memory");
+  const redisMax = memory('turdify_redis_maxmemory_bytes', "Redis's maxmemory (0: no limit)");
+
   const router = Router();
   router.get('/metrics', async (_req, res) => {
     // The fleet is read fresh on each scrape; workers that stopped drop out.
-    const fleet = await listWorkers(deps.redis, deps.keys);
+    const [fleet, usage] = await Promise.all([listWorkers(deps.redis, deps.keys), deps.store.usage()]);
+    queuedBytes.set(usage.queuedBytes);
+    maxQueuedBytes.set(usage.maxQueuedBytes);
+    reservedBytes.set(usage.reservedBytes);
+    redisUsed.set(usage.usedMemory);
+    redisMax.set(usage.maxMemory);
     for (const g of [workers, done, failed, tensors, rss]) g.reset();
     for (const w of fleet) {
       workers.inc({ host: w.host, backend: w.backend, detector: w.detector });

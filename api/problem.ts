@@ -2,6 +2,7 @@
 // every error the API can meet onto one.
 import type { ErrorRequestHandler, Response } from 'express';
 import multer from 'multer';
+import { isRedisOom } from '../shared/redis.js';
 
 export const PROBLEM_BASE = 'https://turdify.dev/problems/';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -54,6 +55,12 @@ export const redisUnavailable = (): HttpProblem =>
     headers: { 'Retry-After': '5' },
   });
 
+/** Redis refused a write for want of memory: admission (memoryBudget.ts) normally answers first. */
+export const redisFull = (): HttpProblem =>
+  new HttpProblem(503, 'storage-full', 'Service Unavailable', 'the job store (Redis) is out of memory', {
+    headers: { 'Retry-After': '30' },
+  });
+
 /** True for the errors ioredis (and BullMQ through it) raise while Redis cannot be reached. */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -98,6 +105,7 @@ export function toProblem(err: unknown): HttpProblem {
     );
   }
   if (isRedisUnavailable(err)) return redisUnavailable();
+  if (isRedisOom(err)) return redisFull();
   // Express's router: a path parameter with bad percent-encoding, e.g. /jobs/%zz.
   if (err instanceof URIError) {
     return new HttpProblem(400, 'bad-request', 'Bad Request', `malformed URL: ${err.message}`);
@@ -121,7 +129,8 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, next) => {
   ).log;
   if (p.status === 500) log?.error({ err }, 'unhandled error');
   else if (p.status === 503 && !(err instanceof HttpProblem)) {
-    log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis unavailable');
+    const what = p.slug === 'storage-full' ? 'redis out of memory' : 'redis unavailable';
+    log?.warn({ err: err instanceof Error ? err.message : String(err) }, what);
   }
   sendProblem(res, p);
 };

@@ -40,6 +40,7 @@ export function createDeps(config: Config, log: Logger): { deps: ApiDeps; close(
   const store = new RedisImageStore(redis, keys, {
     inputSeconds: config.INPUT_TTL_SECONDS,
     resultSeconds: config.RESULT_TTL_SECONDS,
+    ...(config.MAX_QUEUED_BYTES ? { maxQueuedBytes: config.MAX_QUEUED_BYTES } : {}),
   });
   let wasReady = false;
   redis.on('ready', () => {

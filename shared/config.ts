@@ -46,6 +46,11 @@ export const configSchema = z.object({
   MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
   /** Uploads waiting for a worker beyond this get 503 + Retry-After (bounds Redis memory). */
   MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * Bytes of uploads stored and not yet processed beyond which POST /jobs gets 503. Unset: half of
+   * Redis's maxmemory, read at each admission, or 512 MiB when Redis has no limit (memoryBudget.ts).
+   */
+  MAX_QUEUED_BYTES: z.coerce.number().int().positive().optional(),
   /** How long an accepted upload may wait for a worker before it expires. */
   INPUT_TTL_SECONDS: seconds(3600),
   /** How long a result image (and the job record) is kept after the job ends. */

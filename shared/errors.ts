@@ -8,6 +8,7 @@ export const JOB_ERROR_CODES = [
   'unknown_emoji', // the emoji named in the job is not in this worker's catalogue
   'timeout', // over JOB_TIMEOUT_SECONDS
   'cancelled', // deleted while running
+  'storage_full', // Redis refused the result for want of memory (maxmemory), after retries
   'internal', // anything else, after its retries
 ] as const;
 export type JobErrorCode = (typeof JOB_ERROR_CODES)[number];

@@ -10,6 +10,10 @@ export function redisKeys(prefix: string) {
     input: (jobId: string) => `${prefix}:input:${jobId}`,
     /** Result image bytes; TTL RESULT_TTL_SECONDS. */
     result: (jobId: string) => `${prefix}:result:${jobId}`,
+    /** The byte ledger of stored uploads (shared/memoryBudget.ts): job id → sizes, plus totals. */
+    ledger: `${prefix}:ledger`,
+    /** The same uploads by expiry time, so entries whose upload's TTL ran out are dropped. */
+    ledgerExpiry: `${prefix}:ledger:expiry`,
     /** Set by DELETE on a job that is running, so the worker discards its result. */
     cancelled: (jobId: string) => `${prefix}:cancelled:${jobId}`,
     /** One hash per live worker process, refreshed by its heartbeat; expires when it stops. */

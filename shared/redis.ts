@@ -66,3 +66,14 @@ export async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean>
     redis.disconnect();
   }
 }
+
+/**
+ * True for Redis's refusal of a write in a full Redis ("OOM command not allowed when used memory >
+ * 'maxmemory'"), also when it aborted a MULTI (EXECABORT, with the OOM among its previousErrors).
+ */
+export function isRedisOom(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.message.startsWith('OOM ')) return true;
+  const previous = (err as { previousErrors?: unknown }).previousErrors;
+  return Array.isArray(previous) && previous.some(isRedisOom);
+}

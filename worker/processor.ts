@@ -2,6 +2,7 @@
 // and classify failures — the image's fault is final, anything else is retried with backoff.
 import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
@@ -10,6 +11,7 @@ import type { ImageStore } from '../shared/imageStore.js';
 import type { TurdifyJobData, TurdifyJobResult } from '../shared/jobs.js';
 import type { RedisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { isRedisOom } from '../shared/redis.js';
 import { enqueueWebhook, webhookEvent, type WebhookQueue } from '../shared/webhooks.js';
 import type { FaceDetector } from './detectors/types.js';
 import type { RenderEmoji } from './overlay.js';
@@ -52,6 +54,40 @@ export function classify(err: unknown): Error {
   return new Error(formatFailure(err instanceof JobFailure ? err.code : 'internal', message));
 }
 
+/** Result writes refused by a full Redis are tried again this often within the attempt. */
+export const RESULT_WRITE_RETRIES = 3;
+
+/**
+ * Stores the result, waiting out a full Redis (OOM) with backoff (JOB_BACKOFF_MS, doubling) rather
+ * than throwing the detection away at once; still full after the retries, a retryable storage_full:
+ * BullMQ tries the job again after its own backoff, and fails it with that code after JOB_ATTEMPTS.
+ */
+async function putResultPatiently(
+  deps: Pick<ProcessorDeps, 'store' | 'config' | 'log'>,
+  id: string,
+  bytes: Buffer,
+): Promise<void> {
+  for (let retry = 0; ; retry++) {
+    try {
+      return await deps.store.putResult(id, bytes);
+    } catch (err) {
+      if (!isRedisOom(err)) throw err;
+      if (retry >= RESULT_WRITE_RETRIES) {
+        throw new JobFailure(
+          'storage_full',
+          `Redis refused the result (${bytes.length} bytes) for want of memory, ${retry + 1} times`,
+          true,
+        );
+      }
+      deps.log.warn(
+        { job: id, bytes: bytes.length, retry: retry + 1 },
+        'result refused: Redis is full; retrying',
+      );
+      await sleep(deps.config.JOB_BACKOFF_MS * 2 ** retry);
+    }
+  }
+}
+
 export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promise<TurdifyJobResult> {
   const { store, detector, redis, keys, config, log } = deps;
   const pipelineDeps = { detector, renderEmoji: deps.renderEmoji };
@@ -89,11 +125,16 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
         processImage(input, job.data.options, pipelineDeps, (_stage, percent) => progress(percent)),
         config.JOB_TIMEOUT_SECONDS * 1000,
       );
-      await Promise.all([cancelled(id), store.putResult(id, out.output)]).catch(async (err: unknown) => {
-        // Deleted while it ran: no result may outlive the job.
-        if (err instanceof JobFailure) await store.deleteAll(id).catch(() => {});
-        throw err;
-      });
+      const [check, put] = await Promise.allSettled([
+        cancelled(id),
+        putResultPatiently(deps, id, out.output),
+      ]);
+      if (check.status === 'rejected') {
+        // Deleted while it ran: no result may outlive the job (removed once the write has settled).
+        if (check.reason instanceof JobFailure) await store.deleteAll(id).catch(() => {});
+        throw check.reason;
+      }
+      if (put.status === 'rejected') throw put.reason;
       // The upload is deleted once BullMQ has recorded the completion (worker.ts, "completed"): if
       // this attempt loses its lock (Redis outage, long pause), the attempt that recovers the job
       // still finds it. Until then it is bounded by INPUT_TTL_SECONDS like any upload.

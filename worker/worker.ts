@@ -122,12 +122,8 @@ export async function startWorker(opts: {
       return;
     }
     const ttl = Math.ceil(config.RESULT_TTL_SECONDS * 1000);
-    await redis
-      .multi()
-      .unlink(keys.input(id))
-      .pexpire(keys.bullJob(id), ttl)
-      .pexpire(keys.bullJobLogs(id), ttl)
-      .exec();
+    await store.deleteInput(id);
+    await redis.multi().pexpire(keys.bullJob(id), ttl).pexpire(keys.bullJobLogs(id), ttl).exec();
   };
   worker.on('completed', (job) => {
     info.jobsDone++;

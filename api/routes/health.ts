@@ -22,7 +22,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 export function healthRouter(deps: ApiDeps): Router {
-  const { redis, keys, queue } = deps;
+  const { redis, keys, queue, store } = deps;
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
@@ -30,13 +30,14 @@ export function healthRouter(deps: ApiDeps): Router {
   });
 
   router.get('/readyz', async (req, res) => {
-    let workers, counts;
+    let workers, counts, usage;
     try {
       await withTimeout(redis.ping(), 1000);
-      [workers, counts] = await withTimeout(
+      [workers, counts, usage] = await withTimeout(
         Promise.all([
           listWorkers(redis, keys),
           queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized', 'paused'),
+          store.usage(),
         ]),
         2000,
       );
@@ -56,6 +57,15 @@ export function healthRouter(deps: ApiDeps): Router {
         list: workers.map((w) => workerView(w)),
       },
       queue: counts,
+      // Bytes of uploads stored and not processed yet, against their bound; Redis's memory (0: no limit).
+      memory: {
+        queued_bytes: usage.queuedBytes,
+        queued_jobs: usage.queuedJobs,
+        max_queued_bytes: usage.maxQueuedBytes,
+        reserved_bytes: usage.reservedBytes,
+        redis_used_memory: usage.usedMemory,
+        redis_maxmemory: usage.maxMemory,
+      },
     });
   });
   return router;

@@ -13,6 +13,7 @@ import { lookupJob, lookupJobWhenEnded, type TurdifyJob } from '../jobLookup.js'
 import { CallbackRefused, checkCallbackUrl, policyFromConfig } from '../../shared/callbackPolicy.js';
 import { readDelivery } from '../../shared/webhooks.js';
 import { formFields, imageUpload, uploadedBytes } from '../upload.js';
+import { BudgetRefusal, reservedBytes } from '../../shared/memoryBudget.js';
 
 /** Longest GET /jobs/:id?wait=N, in seconds. */
 export const MAX_WAIT_SECONDS = 60;
@@ -38,7 +39,12 @@ export async function submitJob(
     );
   }
   const id = newJobId();
-  await deps.store.putInput(id, bytes);
+  // Admission by bytes and by Redis memory, room for the result included (memoryBudget.ts).
+  await deps.store
+    .putInput(id, bytes, reservedBytes(data.input, data.options.format))
+    .catch((err: unknown) => {
+      throw err instanceof BudgetRefusal ? refusalProblem(err) : err;
+    });
   try {
     const job = await deps.queue.add('turdify', { v: 1, ...data, submittedAt: Date.now() }, { jobId: id });
     return job as TurdifyJob;
@@ -46,6 +52,45 @@ export async function submitJob(
     await deps.store.deleteInput(id).catch(() => {});
     throw err;
   }
+}
+
+/** The budget's refusal as the client sees it: 503 with Retry-After and the figures (413 if never). */
+function refusalProblem({ reason, bytes, usage: u }: BudgetRefusal): HttpProblem {
+  const figures = {
+    bytes,
+    queued_bytes: u.queuedBytes,
+    queued_jobs: u.queuedJobs,
+    max_queued_bytes: u.maxQueuedBytes,
+    reserved_bytes: u.reservedBytes,
+    redis_used_memory: u.usedMemory,
+    redis_maxmemory: u.maxMemory,
+  };
+  if (reason === 'too-large') {
+    return new HttpProblem(
+      413,
+      'payload-too-large',
+      'Payload Too Large',
+      `the upload (${bytes} bytes) is larger than the queue's bound (${u.maxQueuedBytes} bytes, MAX_QUEUED_BYTES)`,
+      { extensions: figures },
+    );
+  }
+  if (reason === 'queue-full') {
+    return new HttpProblem(
+      503,
+      'queue-full',
+      'Service Unavailable',
+      `${u.queuedBytes} bytes of uploads are waiting for a worker; ${bytes} more would pass the limit of ${u.maxQueuedBytes}; try again later`,
+      { headers: { 'Retry-After': '5' }, extensions: figures },
+    );
+  }
+  // Memory held by results frees only as they expire or are deleted; queued work frees it sooner.
+  return new HttpProblem(
+    503,
+    'storage-full',
+    'Service Unavailable',
+    `the job store (Redis) is near its memory limit (${u.usedMemory} of ${u.maxMemory} bytes used, ${u.reservedBytes} reserved for results being made); try again later`,
+    { headers: { 'Retry-After': u.queuedJobs > 0 ? '5' : '60' }, extensions: figures },
+  );
 }
 
 export function jobsRouter(deps: ApiDeps): Router {

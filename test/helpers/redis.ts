@@ -48,22 +48,33 @@ async function ping(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-/** A private, loopback-only redis-server as BullMQ needs it (noeviction); optionally with an AOF. */
+/**
+ * A private, loopback-only redis-server as BullMQ needs it (noeviction); optionally with an AOF,
+ * and extra arguments (e.g. `--maxmemory 64mb`).
+ */
 export function redisServerArgs(
   port: number,
   dir: string,
-  opts: { appendonly: boolean; fsyncAlways?: boolean },
+  opts: { appendonly: boolean; fsyncAlways?: boolean; args?: string[] },
 ): string[] {
   return [
     ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
     ...['--appendonly', opts.appendonly ? 'yes' : 'no'],
     ...(opts.fsyncAlways ? ['--appendfsync', 'always'] : []),
     ...['--maxmemory-policy', 'noeviction', '--loglevel', 'warning'],
+    ...(opts.args ?? []),
   ];
 }
 
-export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
-  if (process.env.REDIS_URL) {
+/** For tests that configure their server (`args`): a shared REDIS_URL server cannot be reconfigured. */
+export const needsPrivateRedis = process.env.REDIS_URL
+  ? 'needs a private redis-server with its own settings (REDIS_URL is set)'
+  : false;
+
+export async function startTestRedis(
+  opts: { appendonly?: boolean; args?: string[] } = {},
+): Promise<TestRedis> {
+  if (process.env.REDIS_URL && !opts.args) {
     const url = process.env.REDIS_URL;
     return {
       url,
@@ -78,9 +89,8 @@ export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promi
   let proc: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
   const start = async () => {
-    proc = spawn('redis-server', redisServerArgs(port, dir, { appendonly: opts.appendonly ?? false }), {
-      stdio: 'ignore',
-    });
+    const args = redisServerArgs(port, dir, { appendonly: opts.appendonly ?? false, args: opts.args ?? [] });
+    proc = spawn('redis-server', args, { stdio: 'ignore' });
     await ping(url, 10_000);
   };
   const stop = async () => {
@@ -122,4 +132,49 @@ export async function keysWithoutTtl(redis: Redis): Promise<string[]> {
     }
   } while (cursor !== '0');
   return forever;
+}
+
+/** Redis INFO memory's used_memory and maxmemory. */
+export async function redisMemory(redis: Redis): Promise<{ used: number; max: number }> {
+  const info = await redis.info('memory');
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+  return { used: field('used_memory'), max: field('maxmemory') };
+}
+
+/** How many commands Redis has refused for want of memory since it started (INFO errorstats). */
+export async function oomRefusals(redis: Redis): Promise<number> {
+  const info = await redis.info('errorstats');
+  return Number(/^errorstat_OOM:count=(\d+)/m.exec(info)?.[1] ?? 0);
+}
+
+/** Fills Redis with throw-away values (TTL 10 min) until used_memory reaches `untilUsed`. */
+export async function fillRedis(redis: Redis, untilUsed: number): Promise<{ clear(): Promise<void> }> {
+  const keys: string[] = [];
+  const value = Buffer.alloc(256 * 1024, 0x5a);
+  while ((await redisMemory(redis)).used < untilUsed) {
+    const key = `filler:${keys.length}`;
+    await redis.set(key, value, 'EX', 600);
+    keys.push(key);
+  }
+  return {
+    clear: async () => {
+      for (let i = 0; i < keys.length; i += 100) await redis.unlink(...keys.slice(i, i + 100));
+    },
+  };
+}
+
+/**
+ * A full Redis: maxmemory lowered 1 MB below what it uses, so Redis refuses every write that may
+ * grow memory (OOM), as when data filled it; deletions still work. restore() gives the old limit
+ * back (the same room as freeing that memory).
+ */
+export async function squeezeRedis(redis: Redis): Promise<{ restore(): Promise<void> }> {
+  const before = (await redisMemory(redis)).max;
+  const { used } = await redisMemory(redis);
+  await redis.config('SET', 'maxmemory', String(used - 2 ** 20));
+  return {
+    restore: async () => {
+      await redis.config('SET', 'maxmemory', String(before));
+    },
+  };
 }

@@ -28,6 +28,39 @@ type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === 'object' ? (v as Obj) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
+/** A Redis memory setting in bytes: 1gb = 1024³, 1g = 1000³ (redis.conf's units). */
+function redisBytes(v: string): number {
+  const m = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(v.trim());
+  assert.ok(m, `a Redis memory size: ${v}`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const scale: Record<string, number> = {
+    b: 1,
+    k: 1e3,
+    kb: 2 ** 10,
+    m: 1e6,
+    mb: 2 ** 20,
+    g: 1e9,
+    gb: 2 ** 30,
+  };
+  return Number(m[1]) * scale[unit]!;
+}
+
+/** A Kubernetes quantity in bytes (Ki, Mi, Gi, K, M, G). */
+function k8sBytes(v: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|K|M|G)?$/.exec(v.trim());
+  assert.ok(m, `a Kubernetes memory quantity: ${v}`);
+  const scale: Record<string, number> = {
+    '': 1,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    K: 1e3,
+    M: 1e6,
+    G: 1e9,
+  };
+  return Number(m[1]) * scale[m[2] ?? '']!;
+}
+
 /** A published port in either of the forms docker-compose prints: "ip:host:target/tcp" or long syntax. */
 function published(p: unknown): { host: string; target: string } {
   if (typeof p === 'string') {
@@ -106,6 +139,9 @@ describe('compose files', { skip: composeSkip }, () => {
     assert.equal(after('--appendonly'), 'yes');
     assert.equal(after('--appendfsync'), 'always');
     assert.equal(after('--maxmemory-policy'), 'noeviction');
+    // A memory limit the API's admission reads (a Redis without one grows until the machine is out).
+    assert.equal(after('--maxmemory'), '1gb');
+    assert.equal(redisBytes(after('--maxmemory')!), 2 ** 30);
     assert.ok(arr(redis.volumes).some((v) => String(obj(v).target ?? v).includes('/data')));
     assert.ok(obj(redis.healthcheck).test, 'redis healthcheck');
     assert.equal(redis.ports, undefined, 'Redis is not published without docker-compose.lan.yml');
@@ -121,6 +157,19 @@ describe('compose files', { skip: composeSkip }, () => {
     assert.equal(obj(worker.environment).WORKER_CONCURRENCY, '3');
     assert.equal(Number(obj(worker.deploy).replicas), 4);
     assert.ok(worker.stop_grace_period, 'workers get time to finish their job on stop');
+  });
+
+  it("REDIS_MAXMEMORY sets Redis's maxmemory, and MAX_QUEUED_BYTES reaches the API", () => {
+    const r = compose(['-f', 'docker-compose.yml', 'config'], {
+      REDIS_MAXMEMORY: '256mb',
+      MAX_QUEUED_BYTES: '100000000',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const svc = obj(obj(parse(r.stdout)).services);
+    const cmd = arr(obj(svc.redis).command).map(String);
+    assert.equal(cmd[cmd.indexOf('--maxmemory') + 1], '256mb');
+    assert.equal(cmd[cmd.indexOf('--maxmemory-policy') + 1], 'noeviction');
+    assert.equal(obj(obj(svc.api).environment).MAX_QUEUED_BYTES, '100000000');
   });
 
   it('publishing Redis on the LAN requires a password, which Redis, the API and workers all use', () => {
@@ -279,6 +328,13 @@ describe('Kubernetes manifests (kustomize)', () => {
     const args = arr(obj(arr(obj(obj(obj(redis.spec).template).spec).containers)[0]).args).map(String);
     assert.equal(args[args.indexOf('--maxmemory-policy') + 1], 'noeviction');
     assert.equal(args[args.indexOf('--appendonly') + 1], 'yes');
+    // maxmemory set, and well under the container's limit (the AOF rewrite forks; clients buffer).
+    assert.ok(args.includes('--maxmemory'), 'Redis has a maxmemory');
+    const maxmemory = redisBytes(args[args.indexOf('--maxmemory') + 1]!);
+    const container = obj(arr(obj(obj(obj(redis.spec).template).spec).containers)[0]);
+    const limit = k8sBytes(String(obj(obj(container.resources).limits).memory));
+    assert.ok(maxmemory <= 0.75 * limit, `maxmemory ${maxmemory} ≤ 75% of the ${limit}-byte limit`);
+    assert.ok(maxmemory >= 0.4 * limit, 'and not so low that the limit is wasted');
     assert.ok(find(docs, 'Service', 'redis'));
     assert.ok(find(docs, 'Service', 'api'));
     for (const name of ['api', 'worker']) {
