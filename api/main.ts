@@ -20,6 +20,10 @@ const api = await startApi(config, log).catch((err: unknown) => {
   process.exit(1);
 });
 log.info({ url: api.url }, `API listening on ${api.url}`);
+if (api.metricsUrl) log.info({ url: api.metricsUrl }, `metrics on ${api.metricsUrl}/metrics`);
+if (config.REQUIRE_API_KEY && !config.ADMIN_TOKEN && !api.metricsUrl) {
+  log.warn('REQUIRE_API_KEY is set but ADMIN_TOKEN is not: /metrics and /workers answer anyone');
+}
 
 let stopping = false;
 const stop = (signal: string) => {

@@ -51,6 +51,15 @@ export function createMetrics(deps: ApiDeps): ApiMetrics {
   );
   const rss = perWorker('turdify_worker_resident_memory_bytes', 'Resident memory of a worker process');
 
+  new Gauge({
+    name: 'turdify_upload_memory_bytes',
+    help: 'Upload bytes this API process holds in memory (bounded by MAX_UPLOAD_MEMORY_BYTES)',
+    registers: [registry],
+    collect() {
+      this.set(deps.uploads.bytes);
+    },
+  });
+
   const router = Router();
   router.get('/metrics', async (_req, res) => {
     // The fleet is read fresh on each scrape; workers that stopped drop out.

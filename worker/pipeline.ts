@@ -3,6 +3,7 @@
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { JobFailure } from '../shared/errors.js';
 import { CONTENT_TYPES, type FaceBox, type JobOptions, type OutputFormat } from '../shared/jobs.js';
+import { failOnFor } from './decodeStrictness.js';
 import type { FaceDetector } from './detector.js';
 import { emojiLayers, type RenderEmoji } from './overlay.js';
 
@@ -11,6 +12,8 @@ export interface PipelineDeps {
   renderEmoji: RenderEmoji;
   /** Longest side of the copy the detector sees. */
   detectMaxSide: number;
+  /** Refuse (too_large) an image libvips reads as larger than this, whatever the API read. */
+  maxPixels?: number;
 }
 
 export interface PipelineOutput {
@@ -78,13 +81,15 @@ export async function processImage(
   // Decode once, upright (EXIF orientation applied), as raw sRGB pixels; damaged bytes fail here.
   let full: { data: Buffer; info: OutputInfo };
   try {
-    full = await sharp(input, { failOn: 'truncated', limitInputPixels: false })
+    full = await sharp(input, { failOn: failOnFor(input), limitInputPixels: deps.maxPixels ?? false })
       .rotate()
       .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw new JobFailure('corrupt_image', `the image could not be decoded: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    if (/pixel limit/.test(message)) throw new JobFailure('too_large', `the image is too large: ${message}`);
+    throw new JobFailure('corrupt_image', `the image could not be decoded: ${message}`);
   }
   const { width, height, channels } = full.info;
   const raw = { raw: { width, height, channels } };
