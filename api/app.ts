@@ -107,6 +107,10 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
   if (config.METRICS_PORT === undefined) {
     app.use('/metrics', admin);
     app.use(metrics.router);
+  } else {
+    app.all('/metrics', (req) => {
+      throw new HttpProblem(404, 'not-found', 'Not Found', `no route for ${req.method} ${req.path}`);
+    });
   }
   app.use('/workers', admin);
 

@@ -39,6 +39,19 @@ export function idempotencyKeyOf(req: Request): string | undefined {
   return key;
 }
 
+const recordName = (deps: Pick<ApiDeps, 'keys'>, owner: string | undefined, key: string) =>
+  deps.keys.idempotency(owner ?? 'anonymous', createHash('sha256').update(key).digest('hex'));
+
+/** Whether `key` already made a job (a retry of it costs no quota; the fingerprint is checked later). */
+export async function idempotentJobExists(
+  deps: Pick<ApiDeps, 'redis' | 'keys'>,
+  owner: string | undefined,
+  key: string,
+): Promise<boolean> {
+  const raw = await deps.redis.get(recordName(deps, owner, key));
+  return raw !== null && (JSON.parse(raw) as { job?: string }).job !== undefined;
+}
+
 /** What makes two submissions "the same request": the image's bytes and every option given. */
 export function requestFingerprint(bytes: Buffer, query: unknown, form: unknown): string {
   const sorted = (v: unknown) =>
@@ -61,7 +74,7 @@ export async function claimIdempotencyKey(
   fingerprint: string,
 ): Promise<Claim> {
   const { redis } = deps;
-  const name = deps.keys.idempotency(owner ?? 'anonymous', createHash('sha256').update(key).digest('hex'));
+  const name = recordName(deps, owner, key);
   const claim = JSON.stringify({ fp: fingerprint, claim: randomUUID() });
   const deadline = Date.now() + WAIT_MS;
   for (;;) {

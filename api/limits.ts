@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { ApiDeps } from './deps.js';
 import { clientOf } from './auth.js';
+import { idempotencyKeyOf, idempotentJobExists } from './idempotency.js';
 import { HttpProblem } from './problem.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -104,8 +105,14 @@ export function submissionLimits(deps: Pick<ApiDeps, 'config' | 'redis' | 'keys'
         windowMs: DAY_MS,
         limit: config.DAILY_JOB_QUOTA,
         store: new RedisStore({ sendCommand, prefix: keys.rateLimit('day') }),
-        // A quota of jobs made: refused submissions and idempotent replays give their count back.
-        skip: (req) => clientOf(req).owner === undefined,
+        // A quota of jobs made: refused submissions and idempotent replays give their count back,
+        // and a retry of a submission that made its job is not counted at all.
+        skip: async (req) => {
+          const { owner } = clientOf(req);
+          if (owner === undefined) return true;
+          const key = idempotencyKeyOf(req);
+          return key !== undefined && (await idempotentJobExists(deps, owner, key));
+        },
         skipFailedRequests: true,
         requestWasSuccessful: (_req, res) => res.locals.jobCreated === true,
         handler: (_req, _res, next) =>

@@ -14,7 +14,7 @@ import { openWebhookQueue } from '../shared/webhooks.js';
 import { createJobWatcher } from './jobWatch.js';
 import { createApp } from './app.js';
 import { createMetrics } from './metrics.js';
-import { HttpProblem, sendProblem } from './problem.js';
+import { HttpProblem, problemHandler, sendProblem } from './problem.js';
 import { serverTimeouts } from './slowClients.js';
 import type { ApiDeps } from './deps.js';
 import { UploadBudget } from './uploadBudget.js';
@@ -110,6 +110,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     metricsApp.use((_req, res) => {
       sendProblem(res, new HttpProblem(404, 'not-found', 'Not Found', 'this port serves GET /metrics only'));
     });
+    metricsApp.use(problemHandler);
     const host = config.METRICS_HOST ?? config.HOST;
     metricsServer = await listen(metricsApp, config, config.METRICS_PORT, host);
     metricsUrl = urlOf(metricsServer, host);

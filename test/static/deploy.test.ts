@@ -112,9 +112,10 @@ describe('compose files', { skip: composeSkip }, () => {
 
     const api = obj(svc.api);
     assert.equal(obj(obj(api.depends_on).redis).condition, 'service_healthy');
-    assert.ok(
-      arr(api.ports).some((p) => String(obj(p).published) === '8080' && String(obj(p).target) === '3000'),
-    );
+    assert.ok(arr(api.ports).some((p) => published(p).host === '8080' && published(p).target === '3000'));
+    // Exposed by default: clients need an API key.
+    assert.equal(obj(api.environment).REQUIRE_API_KEY, 'true');
+    assert.ok(!('REQUIRE_API_KEY' in obj(obj(svc.worker).environment)));
 
     const worker = obj(svc.worker);
     assert.equal(obj(obj(worker.depends_on).redis).condition, 'service_healthy');
@@ -298,8 +299,13 @@ describe('Kubernetes manifests (kustomize)', () => {
     const workerPod = obj(obj(obj(obj(find(docs, 'Deployment', 'worker')).spec).template).spec);
     assert.ok(Number(workerPod.terminationGracePeriodSeconds) > 120, 'longer than JOB_TIMEOUT_SECONDS');
     const k = obj(parse(read('k8s/base/kustomization.yaml')));
-    const literals = arr(obj(arr(k.configMapGenerator)[0]).literals).map((l) => String(l).split('=')[0]!);
-    for (const key of literals) assert.ok(configKeys.has(key), `configMap key ${key} is a setting`);
+    const pairs = arr(obj(arr(k.configMapGenerator)[0]).literals).map((l) => String(l).split('='));
+    for (const [key] of pairs) assert.ok(configKeys.has(key!), `configMap key ${key} is a setting`);
+    assert.deepEqual(
+      pairs.find(([key]) => key === 'REQUIRE_API_KEY'),
+      ['REQUIRE_API_KEY', 'true'],
+      'clients need an API key',
+    );
     assert.match(read('docs/deploy.md'), /create secret generic turdify-redis/);
   });
 
