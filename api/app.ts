@@ -78,7 +78,14 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
   app.set('etag', false);
   // Whose address req.ip is (rate limits per address): X-Forwarded-For only from trusted proxies.
   app.set('trust proxy', config.TRUST_PROXY);
-  app.use(helmet({ contentSecurityPolicy: CONTENT_SECURITY_POLICY, xFrameOptions: { action: 'deny' } }));
+  app.use(
+    helmet({
+      contentSecurityPolicy: CONTENT_SECURITY_POLICY,
+      xFrameOptions: { action: 'deny' },
+      // Browsers honour it over HTTPS only; not for the subdomains of a name the API may merely share.
+      strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: false },
+    }),
+  );
   app.use(
     pinoHttp({
       logger: deps.log,

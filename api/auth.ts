@@ -17,15 +17,14 @@ const clients = new WeakMap<Request, Client>();
 /** The client the auth middleware found (anonymous when it did not run). */
 export const clientOf = (req: Request): Client => clients.get(req) ?? { owner: undefined };
 
-/** The credential sent, if any: a Bearer token, else X-API-Key. */
+/**
+ * The key sent, if any: a Bearer token, else X-API-Key. Other Authorization schemes (a proxy's Basic
+ * auth passed through) are not a key: the request counts as sent without one.
+ */
 export function presentedKey(req: Request): string | undefined {
-  const auth = req.get('authorization');
-  if (auth) {
-    const m = /^Bearer[ ]+([\x21-\x7e]+)\s*$/i.exec(auth);
-    return m ? m[1] : '';
-  }
-  const header = req.get('x-api-key')?.trim();
-  return header || undefined;
+  const bearer = /^Bearer[ ]+(\S*)\s*$/i.exec(req.get('authorization') ?? '');
+  if (bearer) return bearer[1];
+  return req.get('x-api-key')?.trim() || undefined;
 }
 
 const unauthorized = (realm: string, detail: string, invalid: boolean) =>
@@ -53,13 +52,7 @@ export function clientAuth(deps: Pick<ApiDeps, 'config' | 'redis' | 'keys'>): Re
     }
     const info = key ? await verifyApiKey(deps.redis, deps.keys, key) : undefined;
     if (!info) {
-      throw unauthorized(
-        'turdify',
-        key
-          ? 'the API key is not valid (unknown or revoked)'
-          : 'the Authorization header must be "Bearer <key>"',
-        true,
-      );
+      throw unauthorized('turdify', 'the API key is not valid (unknown or revoked)', true);
     }
     clients.set(req, { owner: info.id, keyName: info.name });
     req.log?.setBindings?.({ apiKey: info.name });

@@ -21,8 +21,9 @@ const api = await startApi(config, log).catch((err: unknown) => {
 });
 log.info({ url: api.url }, `API listening on ${api.url}`);
 if (api.metricsUrl) log.info({ url: api.metricsUrl }, `metrics on ${api.metricsUrl}/metrics`);
-if (config.REQUIRE_API_KEY && !config.ADMIN_TOKEN && !api.metricsUrl) {
-  log.warn('REQUIRE_API_KEY is set but ADMIN_TOKEN is not: /metrics and /workers answer anyone');
+if (config.REQUIRE_API_KEY && !config.ADMIN_TOKEN) {
+  const open = api.metricsUrl ? '/workers answers' : '/metrics and /workers answer';
+  log.warn(`REQUIRE_API_KEY is set but ADMIN_TOKEN is not: ${open} anyone`);
 }
 
 let stopping = false;

@@ -176,6 +176,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (value !== undefined && value !== '') picked[key] = value;
   }
   const parsed = configSchema.safeParse(picked);
+  if (parsed.success && parsed.data.MAX_UPLOAD_MEMORY_BYTES < parsed.data.MAX_UPLOAD_BYTES) {
+    throw new ConfigError(
+      'invalid configuration:\n  MAX_UPLOAD_MEMORY_BYTES: must be at least MAX_UPLOAD_BYTES (else the largest uploads always get 503)',
+    );
+  }
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

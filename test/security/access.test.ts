@@ -92,8 +92,10 @@ describe('API keys', () => {
       .attach('image', jpeg, 'a.jpg');
     assertProblem(wrong, 401, 'unauthorized');
     assert.equal(wrong.headers['www-authenticate'], 'Bearer realm="turdify", error="invalid_token"');
+    // A proxy's Basic auth passed through is not a key: with keys required, it is "no key".
     const basic = await request(api.url).get('/jobs/x').set('Authorization', 'Basic YTpi');
     assertProblem(basic, 401, 'unauthorized');
+    assert.equal(basic.headers['www-authenticate'], 'Bearer realm="turdify"');
   });
 
   test('Authorization: Bearer and X-API-Key both work; a revoked key stops at once', async () => {
@@ -225,6 +227,7 @@ describe('security headers', () => {
       assert.equal(r.headers['x-content-type-options'], 'nosniff');
       assert.equal(r.headers['x-frame-options'], 'DENY');
       assert.equal(r.headers['referrer-policy'], 'no-referrer');
+      assert.equal(r.headers['strict-transport-security'], 'max-age=31536000');
       assert.equal(r.headers['x-powered-by'], undefined);
     }
   });
