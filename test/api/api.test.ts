@@ -16,6 +16,7 @@ import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
 import { hugePng } from '../helpers/damage.js';
+import { FAKE_RESULT, fakeResult } from '../helpers/fakeWorker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -241,7 +242,7 @@ describe('queued jobs (no worker)', () => {
 });
 
 describe('finished jobs (a test worker)', () => {
-  const resultBytes = Buffer.from('\x89PNG fake result bytes');
+  const resultBytes = FAKE_RESULT;
   let worker: Worker<TurdifyJobData, TurdifyJobResult>;
   let workerRedis: Redis;
   let wr: Redis;
@@ -258,21 +259,7 @@ describe('finished jobs (a test worker)', () => {
         if (job.data.options.emoji === 'sunglasses') await sleep(1500);
         await store.putResult(job.id!, resultBytes);
         await store.deleteInput(job.id!);
-        return {
-          faces: [{ x: 1, y: 2, width: 3, height: 4, score: 0.9 }],
-          result: {
-            format: 'png',
-            contentType: 'image/png',
-            bytes: resultBytes.length,
-            width: job.data.input.width,
-            height: job.data.input.height,
-            etag: '"abc123"',
-          },
-          timings: { total: 5 },
-          backend: 'test',
-          detector: 'test',
-          worker: { host: 'here', pid: process.pid },
-        };
+        return fakeResult(job);
       },
       { connection: workerRedis, prefix: config.KEY_PREFIX, concurrency: 4 },
     );

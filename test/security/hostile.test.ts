@@ -82,11 +82,16 @@ const fileHeaders = (filename: string, field = 'image') =>
   `Content-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream`;
 const multipart = { 'Content-Type': `multipart/form-data; boundary=${BOUNDARY}` };
 
-const upload = (name: string, bytes: Buffer, expect: Expect = 'refused'): Case => ({
+/** POST /jobs with this multipart body (Content-Type multipart with BOUNDARY unless `type`). */
+const multipartCase = (name: string, body: Buffer, opts: { type?: string; expect?: Expect } = {}): Case => ({
   name,
-  expect,
-  send: () => post('/jobs', multipart, form(part(fileHeaders('upload.bin'), bytes))),
+  expect: opts.expect ?? 'refused',
+  send: () => post('/jobs', opts.type ? { 'Content-Type': opts.type } : multipart, body),
 });
+
+/** POST /jobs with `bytes` as the file of a well-formed multipart body. */
+const upload = (name: string, bytes: Buffer, expect: Expect = 'refused'): Case =>
+  multipartCase(name, form(part(fileHeaders('upload.bin'), bytes)), { expect });
 
 async function corpus(): Promise<Case[]> {
   const photo = readFileSync(join(fixturesDir, 'dlib_voc_2007_007763.jpg'));
@@ -143,156 +148,83 @@ async function corpus(): Promise<Case[]> {
         ['', 'refused'], // what a browser sends when no file was chosen: missing-image
         ['nul\u0000byte.jpg', 'either'],
       ] as const
-    ).map(([filename, expect]): Case => ({
-      name: `filename ${JSON.stringify(filename.slice(0, 40))}`,
-      expect,
-      send: () =>
-        post(
-          '/jobs',
-          multipart,
-          form(part(Buffer.from(fileHeaders(filename), 'utf8').toString('latin1'), good.jpeg)),
-        ),
-    })),
-    {
-      name: 'filename with CRLF injection',
-      expect: 'either',
-      send: () => post('/jobs', multipart, form(part(fileHeaders('evil.jpg"\r\nX-Injected: "1'), good.jpeg))),
-    },
+    ).map(([filename, expect]) =>
+      multipartCase(
+        `filename ${JSON.stringify(filename.slice(0, 40))}`,
+        form(part(Buffer.from(fileHeaders(filename), 'utf8').toString('latin1'), good.jpeg)),
+        { expect },
+      ),
+    ),
+    multipartCase(
+      'filename with CRLF injection',
+      form(part(fileHeaders('evil.jpg"\r\nX-Injected: "1'), good.jpeg)),
+      {
+        expect: 'either',
+      },
+    ),
     // Broken multipart bodies.
-    {
-      name: 'multipart without a boundary',
-      expect: 'refused',
-      send: () =>
-        post('/jobs', { 'Content-Type': 'multipart/form-data' }, form(part(fileHeaders('a.jpg'), good.jpeg))),
-    },
-    {
-      name: 'multipart with another boundary',
-      expect: 'refused',
-      send: () =>
-        post(
-          '/jobs',
-          { 'Content-Type': 'multipart/form-data; boundary=other' },
-          form(part(fileHeaders('a.jpg'), good.jpeg)),
+    multipartCase('multipart without a boundary', form(part(fileHeaders('a.jpg'), good.jpeg)), {
+      type: 'multipart/form-data',
+    }),
+    multipartCase('multipart with another boundary', form(part(fileHeaders('a.jpg'), good.jpeg)), {
+      type: 'multipart/form-data; boundary=other',
+    }),
+    multipartCase('multipart cut before its end', part(fileHeaders('a.jpg'), good.jpeg.subarray(0, 500))),
+    multipartCase(
+      'part headers that never end',
+      Buffer.from(`--${BOUNDARY}\r\n${fileHeaders('a.jpg')}\r\nX-More: ${'y'.repeat(2000)}`),
+    ),
+    multipartCase('part without Content-Disposition', form(part('Content-Type: image/jpeg', good.jpeg))),
+    multipartCase(
+      'two files in the image field',
+      form(part(fileHeaders('a.jpg'), good.jpeg), part(fileHeaders('b.jpg'), good.jpeg)),
+    ),
+    multipartCase(
+      '50 fields',
+      form(
+        ...Array.from({ length: 50 }, (_, i) => part(`Content-Disposition: form-data; name="f${i}"`, 'x')),
+        part(fileHeaders('a.jpg'), good.jpeg),
+      ),
+    ),
+    multipartCase(
+      'a 100 KB option value',
+      form(
+        part('Content-Disposition: form-data; name="emoji"', 'x'.repeat(100_000)),
+        part(fileHeaders('a.jpg'), good.jpeg),
+      ),
+    ),
+    multipartCase(
+      'a 100 KB part header',
+      form(part(`${fileHeaders('a.jpg')}\r\nX-Big: ${'z'.repeat(100_000)}`, good.jpeg)),
+    ),
+    multipartCase(
+      'base64 Content-Transfer-Encoding (not decoded)',
+      form(
+        part(`${fileHeaders('a.jpg')}\r\nContent-Transfer-Encoding: base64`, good.jpeg.toString('base64')),
+      ),
+    ),
+    multipartCase(
+      'nested multipart/mixed',
+      form(
+        part(
+          `${fileHeaders('a.jpg')}\r\nContent-Type: multipart/mixed; boundary=inner`,
+          `--inner\r\nContent-Type: image/jpeg\r\n\r\n${good.jpeg.toString('latin1')}\r\n--inner--`,
         ),
-    },
-    {
-      name: 'multipart cut before its end',
-      expect: 'refused',
-      send: () => post('/jobs', multipart, part(fileHeaders('a.jpg'), good.jpeg.subarray(0, 500))),
-    },
-    {
-      name: 'part headers that never end',
-      expect: 'refused',
-      send: () =>
-        post(
-          '/jobs',
-          multipart,
-          Buffer.from(`--${BOUNDARY}\r\n${fileHeaders('a.jpg')}\r\nX-More: ${'y'.repeat(2000)}`),
-        ),
-    },
-    {
-      name: 'part without Content-Disposition',
-      expect: 'refused',
-      send: () => post('/jobs', multipart, form(part('Content-Type: image/jpeg', good.jpeg))),
-    },
-    {
-      name: 'two files in the image field',
-      expect: 'refused',
-      send: () =>
-        post(
-          '/jobs',
-          multipart,
-          form(part(fileHeaders('a.jpg'), good.jpeg), part(fileHeaders('b.jpg'), good.jpeg)),
-        ),
-    },
-    {
-      name: '50 fields',
-      expect: 'refused',
-      send: () =>
-        post(
-          '/jobs',
-          multipart,
-          form(
-            ...Array.from({ length: 50 }, (_, i) =>
-              part(`Content-Disposition: form-data; name="f${i}"`, 'x'),
-            ),
-            part(fileHeaders('a.jpg'), good.jpeg),
-          ),
-        ),
-    },
-    {
-      name: 'a 100 KB option value',
-      expect: 'refused',
-      send: () =>
-        post(
-          '/jobs',
-          multipart,
-          form(
-            part('Content-Disposition: form-data; name="emoji"', 'x'.repeat(100_000)),
-            part(fileHeaders('a.jpg'), good.jpeg),
-          ),
-        ),
-    },
-    {
-      name: 'a 100 KB part header',
-      expect: 'refused',
-      send: () =>
-        post(
-          '/jobs',
-          multipart,
-          form(part(`${fileHeaders('a.jpg')}\r\nX-Big: ${'z'.repeat(100_000)}`, good.jpeg)),
-        ),
-    },
-    {
-      name: 'base64 Content-Transfer-Encoding (not decoded)',
-      expect: 'refused',
-      send: () =>
-        post(
-          '/jobs',
-          multipart,
-          form(
-            part(
-              `${fileHeaders('a.jpg')}\r\nContent-Transfer-Encoding: base64`,
-              good.jpeg.toString('base64'),
-            ),
-          ),
-        ),
-    },
-    {
-      name: 'nested multipart/mixed',
-      expect: 'refused',
-      send: () =>
-        post(
-          '/jobs',
-          multipart,
-          form(
-            part(
-              `${fileHeaders('a.jpg')}\r\nContent-Type: multipart/mixed; boundary=inner`,
-              `--inner\r\nContent-Type: image/jpeg\r\n\r\n${good.jpeg.toString('latin1')}\r\n--inner--`,
-            ),
-          ),
-        ),
-    },
-    {
-      name: 'random bytes as multipart',
-      expect: 'refused',
-      send: () =>
-        post('/jobs', multipart, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) & 0xff))),
-    },
-    {
-      name: 'a 200-character boundary',
-      expect: 'either',
-      send: () =>
-        post(
-          '/jobs',
-          { 'Content-Type': `multipart/form-data; boundary=${'b'.repeat(200)}` },
-          Buffer.concat([
-            Buffer.from(`--${'b'.repeat(200)}\r\n${fileHeaders('a.jpg')}\r\n\r\n`),
-            good.jpeg,
-            Buffer.from(`\r\n--${'b'.repeat(200)}--\r\n`),
-          ]),
-        ),
-    },
+      ),
+    ),
+    multipartCase(
+      'random bytes as multipart',
+      Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) & 0xff)),
+    ),
+    multipartCase(
+      'a 200-character boundary',
+      Buffer.concat([
+        Buffer.from(`--${'b'.repeat(200)}\r\n${fileHeaders('a.jpg')}\r\n\r\n`),
+        good.jpeg,
+        Buffer.from(`\r\n--${'b'.repeat(200)}--\r\n`),
+      ]),
+      { type: `multipart/form-data; boundary=${'b'.repeat(200)}`, expect: 'either' },
+    ),
     {
       name: 'upload abandoned half-way (the client hangs up)',
       expect: 'either',
