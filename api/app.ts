@@ -69,6 +69,19 @@ const CORS_EXPOSED_HEADERS = [
   'X-Turdify-Job-Id',
 ];
 
+/** Request headers that carry secrets: logged as "[redacted]". */
+const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'cookie'];
+
+/** pino-http's request serializer, less the API key or admin token (its `headers` is the request's own). */
+function withoutCredentials<T extends { headers?: Record<string, unknown> }>(req: T): T {
+  const headers = req.headers;
+  if (headers && CREDENTIAL_HEADERS.some((h) => h in headers)) {
+    req.headers = { ...headers };
+    for (const h of CREDENTIAL_HEADERS) if (h in headers) req.headers[h] = '[redacted]';
+  }
+  return req;
+}
+
 /** metrics: pass the one server.ts also serves on METRICS_PORT; by default the app makes its own. */
 export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(deps)): Express {
   const { config } = deps;
@@ -89,6 +102,7 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
   app.use(
     pinoHttp({
       logger: deps.log,
+      serializers: { req: withoutCredentials },
       autoLogging: { ignore: (req) => /^\/(healthz|metrics)/.test(req.url ?? '') },
       customLogLevel: (_req, res) =>
         res.statusCode === 500 ? 'error' : res.statusCode >= 500 ? 'warn' : 'info',

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
+import { pino } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { createDeps, startApi, type RunningApi } from '../../api/server.js';
@@ -106,6 +107,24 @@ describe('API keys', () => {
     assert.equal((await submitAs(carol)).status, 202);
     assert.equal(await revokeApiKey(redis, redisKeys(config.KEY_PREFIX), 'carol'), true);
     assertProblem(await submitAs(carol), 401, 'unauthorized');
+  });
+
+  test('keys and the admin token never reach the logs', async () => {
+    const lines: string[] = [];
+    const captured = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const built = createDeps({ ...config, KEY_PREFIX: `${config.KEY_PREFIX}l` }, captured);
+    try {
+      const app = createApp(built.deps);
+      await request(app).get('/jobs/x').set(as(alice));
+      await request(app).get('/jobs/x').set('X-API-Key', bob);
+      await request(app).get('/workers').set(as(ADMIN_TOKEN));
+      const logged = lines.join('');
+      assert.match(logged, /"authorization":"\[redacted\]"/);
+      for (const secret of [alice, bob, ADMIN_TOKEN])
+        assert.ok(!logged.includes(secret), 'a secret was logged');
+    } finally {
+      await built.close();
+    }
   });
 
   test('/healthz, /readyz and /emojis answer without a key', async () => {
