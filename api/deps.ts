@@ -9,6 +9,7 @@ import type { Logger } from '../shared/logger.js';
 import type { TurdifyQueue } from '../shared/queue.js';
 import type { WebhookQueue } from '../shared/webhooks.js';
 import type { JobWatcher } from './jobWatch.js';
+import type { UploadBudget } from './uploadBudget.js';
 
 export interface ApiDeps {
   config: Config;
@@ -23,6 +24,8 @@ export interface ApiDeps {
   redis: Redis;
   keys: RedisKeys;
   log: Logger;
+  /** Upload bytes this process holds in memory, bounded by MAX_UPLOAD_MEMORY_BYTES. */
+  uploads: UploadBudget;
 }
 
 /** Base of absolute URLs: PUBLIC_URL when set, else what the request was addressed to. */

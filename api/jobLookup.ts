@@ -15,10 +15,14 @@ export const jobNotFound = (id: string) =>
     `no job with id "${id}" (it may have expired or been deleted)`,
   );
 
-/** The job and its state, unless the id is malformed, unknown, or cancelled (all 404). */
+/**
+ * The job and its state, unless the id is malformed, unknown, cancelled, or another client's (all
+ * the same 404: nobody learns that someone else's job exists). `owner` is the asking API key's id.
+ */
 export async function lookupJob(
   deps: Pick<ApiDeps, 'queue' | 'redis' | 'keys'>,
   id: string,
+  owner: string | undefined,
 ): Promise<{ id: string; job: TurdifyJob; state: string }> {
   if (!JOB_ID_PATTERN.test(id)) throw jobNotFound(id);
   // State first, then the record: a job seen "completed" is then read with its return value
@@ -28,7 +32,7 @@ export async function lookupJob(
     deps.queue.getJob(id),
     deps.redis.exists(deps.keys.cancelled(id)),
   ]);
-  if (!job || cancelled) throw jobNotFound(id);
+  if (!job || cancelled || job.data.owner !== owner) throw jobNotFound(id);
   return { id, job: job as TurdifyJob, state };
 }
 
@@ -39,11 +43,12 @@ export async function lookupJob(
 export async function lookupJobWhenEnded(
   deps: Pick<ApiDeps, 'queue' | 'redis' | 'keys' | 'watcher'>,
   id: string,
+  owner: string | undefined,
   timeoutMs: number,
   res: Response,
 ): Promise<{ id: string; job: TurdifyJob; state: string } | undefined> {
   const gone = new AbortController();
   res.on('close', () => gone.abort());
   await deps.watcher.waitForEnd(id, timeoutMs, gone.signal);
-  return gone.signal.aborted ? undefined : lookupJob(deps, id);
+  return gone.signal.aborted ? undefined : lookupJob(deps, id, owner);
 }

@@ -20,6 +20,11 @@ const api = await startApi(config, log).catch((err: unknown) => {
   process.exit(1);
 });
 log.info({ url: api.url }, `API listening on ${api.url}`);
+if (api.metricsUrl) log.info({ url: api.metricsUrl }, `metrics on ${api.metricsUrl}/metrics`);
+if (config.REQUIRE_API_KEY && !config.ADMIN_TOKEN) {
+  const open = api.metricsUrl ? '/workers answers' : '/metrics and /workers answer';
+  log.warn(`REQUIRE_API_KEY is set but ADMIN_TOKEN is not: ${open} anyone`);
+}
 
 let stopping = false;
 const stop = (signal: string) => {

@@ -58,6 +58,14 @@ export function createMetrics(deps: ApiDeps): ApiMetrics {
   const reservedBytes = memory('turdify_reserved_bytes', 'Bytes reserved for what admitted jobs will write');
   const redisUsed = memory('turdify_redis_used_memory_bytes', "Redis's used_memory");
   const redisMax = memory('turdify_redis_maxmemory_bytes', "Redis's maxmemory (0: no limit)");
+  new Gauge({
+    name: 'turdify_upload_memory_bytes',
+    help: 'Upload bytes this API process holds in memory (bounded by MAX_UPLOAD_MEMORY_BYTES)',
+    registers: [registry],
+    collect() {
+      this.set(deps.uploads.bytes);
+    },
+  });
 
   const router = Router();
   router.get('/metrics', async (_req, res) => {

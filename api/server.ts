@@ -1,9 +1,9 @@
 // Builds the API's connections and HTTP server; close() drains requests, then closes Redis.
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueEvents } from 'bullmq';
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 import type { Config } from '../shared/config.js';
 import { RedisImageStore } from '../shared/imageStore.js';
 import { QUEUE_NAME, redisKeys } from '../shared/keys.js';
@@ -13,12 +13,18 @@ import { createRedis } from '../shared/redis.js';
 import { openWebhookQueue } from '../shared/webhooks.js';
 import { createJobWatcher } from './jobWatch.js';
 import { createApp } from './app.js';
+import { createMetrics } from './metrics.js';
+import { HttpProblem, problemHandler, sendProblem } from './problem.js';
+import { serverTimeouts } from './slowClients.js';
 import type { ApiDeps } from './deps.js';
+import { UploadBudget } from './uploadBudget.js';
 
 export interface RunningApi {
   server: Server;
   /** http://host:port the server listens on (loopback when bound to all interfaces). */
   url: string;
+  /** Where /metrics is served when METRICS_PORT is set. */
+  metricsUrl?: string;
   app: Express;
   close(): Promise<void>;
 }
@@ -52,7 +58,8 @@ export function createDeps(config: Config, log: Logger): { deps: ApiDeps; close(
     wasReady = false;
   });
 
-  const deps: ApiDeps = { config, queue, queueEvents, watcher, webhooks, store, redis, keys, log };
+  const uploads = new UploadBudget(config.MAX_UPLOAD_MEMORY_BYTES);
+  const deps: ApiDeps = { config, queue, queueEvents, watcher, webhooks, store, redis, keys, log, uploads };
   const close = async () => {
     // Let BullMQ finish initialising (bounded) so no start-up command lands on a closed connection.
     await Promise.race([
@@ -71,21 +78,50 @@ export function createDeps(config: Config, log: Logger): { deps: ApiDeps; close(
   return { deps, close };
 }
 
-export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
-  const built = createDeps(config, log);
-  const app = createApp(built.deps);
-  const server = app.listen(config.PORT, config.HOST);
+/** Listens on port/host; resolves with the server once it does. */
+async function listen(app: Express, config: Config, port: number, host: string): Promise<Server> {
+  const server = createServer(serverTimeouts(config), app);
+  server.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
+  return server;
+}
+
+function urlOf(server: Server, host: string): string {
   const addr = server.address() as AddressInfo;
-  const host = ['0.0.0.0', '::', ''].includes(config.HOST) ? '127.0.0.1' : config.HOST;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+  const shown = ['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
+}
+
+export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
+  const built = createDeps(config, log);
+  const metrics = createMetrics(built.deps);
+  const app = createApp(built.deps, metrics);
+  const server = await listen(app, config, config.PORT, config.HOST);
+  const url = urlOf(server, config.HOST);
+  // METRICS_PORT: /metrics alone on its own port (keep that one private), and not on PORT.
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (config.METRICS_PORT !== undefined) {
+    const metricsApp = express();
+    metricsApp.disable('x-powered-by');
+    metricsApp.use(metrics.router);
+    metricsApp.use((_req, res) => {
+      sendProblem(res, new HttpProblem(404, 'not-found', 'Not Found', 'this port serves GET /metrics only'));
+    });
+    metricsApp.use(problemHandler);
+    const host = config.METRICS_HOST ?? config.HOST;
+    metricsServer = await listen(metricsApp, config, config.METRICS_PORT, host);
+    metricsUrl = urlOf(metricsServer, host);
+  }
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           log.warn('shutdown timeout: closing remaining connections');
@@ -101,5 +137,5 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
       await built.close();
     })());
 
-  return { server, url, app, close };
+  return { server, url, ...(metricsUrl ? { metricsUrl } : {}), app, close };
 }

@@ -2,7 +2,7 @@
 // Defaults here are the documented ones (README "Configuration").
 import { z } from 'zod';
 import { Webhook } from 'standardwebhooks';
-import { parseCidrList, parseDurationList } from './configFormats.js';
+import { parseCidrList, parseDurationList, parseOriginList, parseTrustProxy } from './configFormats.js';
 
 const seconds = (def: number) => z.coerce.number().positive().default(def);
 const bool = (def: boolean) =>
@@ -124,6 +124,46 @@ export const configSchema = z.object({
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
   /** How often a worker refreshes its entry in the fleet registry. */
   WORKER_HEARTBEAT_SECONDS: seconds(5),
+  // Exposure (docs/deploy.md, "Exposing Turdify"): keys, limits, slow clients, operator routes.
+  /** Job routes need an API key (`npm run keys -- create NAME`); without it, a key is optional. */
+  REQUIRE_API_KEY: bool(false),
+  /** Submissions per key (or per client address without a key) per minute; 0 = no limit. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
+  /** Jobs one API key may have accepted per 24 hours; 0 = no quota. */
+  DAILY_JOB_QUOTA: z.coerce.number().int().min(0).default(1000),
+  /** Whether X-Forwarded-For is believed: false, true (one proxy in front), a hop count, or the proxies' addresses. */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((text, ctx) => {
+      const parsed = parseTrustProxy(text);
+      if (parsed === null)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be false, true, a hop count or a comma list of addresses/CIDRs',
+        });
+      return parsed ?? false;
+    }),
+  /** Origins allowed to call the API from a browser (comma list); empty = no CORS headers at all. */
+  CORS_ORIGINS: list('', parseOriginList, 'origins like https://app.example'),
+  /** Bearer token for /metrics, /workers and /readyz's worker list; unset = those answer anyone. */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 32)').optional(),
+  /** Serve /metrics on this port (and not on PORT), without the token, e.g. for a private network. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().optional(),
+  /** A request's headers must arrive within this. */
+  HEADERS_TIMEOUT_SECONDS: seconds(10),
+  /** A whole request (headers and body) must arrive within this. */
+  REQUEST_TIMEOUT_SECONDS: seconds(300),
+  /** An upload sending less than UPLOAD_MIN_BYTES_PER_SECOND over this many seconds is cut off. */
+  UPLOAD_STALL_SECONDS: seconds(10),
+  UPLOAD_MIN_BYTES_PER_SECOND: z.coerce.number().int().min(0).default(1024),
+  /** Upload bytes one API process holds in memory at once; past it, 503 + Retry-After. */
+  MAX_UPLOAD_MEMORY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(128 * 1024 * 1024),
   /** Accept "true" to let npm start spawn a private redis-server when none answers. */
   START_PRIVATE_REDIS: bool(true),
 
@@ -153,6 +193,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (value !== undefined && value !== '') picked[key] = value;
   }
   const parsed = configSchema.safeParse(picked);
+  if (parsed.success && parsed.data.MAX_UPLOAD_MEMORY_BYTES < parsed.data.MAX_UPLOAD_BYTES) {
+    throw new ConfigError(
+      'invalid configuration:\n  MAX_UPLOAD_MEMORY_BYTES: must be at least MAX_UPLOAD_BYTES (else the largest uploads always get 503)',
+    );
+  }
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

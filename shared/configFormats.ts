@@ -33,3 +33,40 @@ export function parseCidrList(text: string): Cidr[] | null {
   }
   return out;
 }
+
+/** "https://a.example, http://localhost:5173" → origins (scheme://host[:port], no path). */
+export function parseOriginList(text: string): string[] | null {
+  const out: string[] = [];
+  for (const part of text.split(',').map((p) => p.trim())) {
+    if (!part) continue;
+    try {
+      const url = new URL(part);
+      if (!/^https?:$/.test(url.protocol) || url.origin !== part.replace(/\/$/, '')) return null;
+      out.push(url.origin);
+    } catch {
+      return null;
+    }
+  }
+  return out;
+}
+
+/**
+ * TRUST_PROXY → Express's "trust proxy": false; true means one proxy in front (a hop count of 1:
+ * Express's own `true` would believe whatever the client put first in X-Forwarded-For); a hop count;
+ * or the proxies' addresses, CIDRs and Express's names (loopback, linklocal, uniquelocal).
+ */
+export function parseTrustProxy(text: string): boolean | number | string[] | null {
+  const t = text.trim();
+  if (t === 'false' || t === '0') return false;
+  if (t === 'true') return 1;
+  if (/^\d+$/.test(t)) return Number(t);
+  const parts = t
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const valid = (p: string) =>
+    ['loopback', 'linklocal', 'uniquelocal'].includes(p) ||
+    ipaddr.isValid(p) ||
+    (p.includes('/') && parseCidrList(p) !== null);
+  return parts.length > 0 && parts.every(valid) ? parts : null;
+}

@@ -40,6 +40,8 @@ export interface TurdifyJobData {
   baseUrl?: string;
   /** Where to POST the job.completed / job.failed event (vetted by the SSRF guard). */
   callbackUrl?: string;
+  /** The id of the API key that made the job (absent without a key): only that key can see it. */
+  owner?: string;
 }
 
 /** A point [x, y] in the output image's pixels. */

@@ -27,6 +27,14 @@ export function redisKeys(prefix: string) {
     /** BullMQ's record of a job's delivery (its id is the job's id). */
     bullWebhook: (jobId: string) => `${prefix}:${WEBHOOK_QUEUE_NAME}:${jobId}`,
     bullWebhookLogs: (jobId: string) => `${prefix}:${WEBHOOK_QUEUE_NAME}:${jobId}:logs`,
+    /** An API key's record, under the SHA-256 of the key (the key itself is never stored). No TTL. */
+    apiKey: (keyHash: string) => `${prefix}:apikey:${keyHash}`,
+    /** Name → key hash, for `npm run keys -- list/revoke`. No TTL. */
+    apiKeyNames: `${prefix}:apikeys`,
+    /** An Idempotency-Key's claim and the job it made, per owner; TTL 24 h. */
+    idempotency: (owner: string, keyHash: string) => `${prefix}:idempotency:${owner}:${keyHash}`,
+    /** Rate-limit counters (express-rate-limit's Redis store adds the client); TTL one window. */
+    rateLimit: (limiter: string) => `${prefix}:ratelimit:${limiter}:`,
   };
 }
 

@@ -9,12 +9,15 @@ import {
   type OutputFormat,
   type Point,
 } from '../shared/jobs.js';
+import { failOnFor } from './decodeStrictness.js';
 import type { Detection, FaceDetector } from './detectors/types.js';
 import { emojiLayers, type RenderEmoji } from './overlay.js';
 
 export interface PipelineDeps {
   detector: FaceDetector;
   renderEmoji: RenderEmoji;
+  /** Refuse (too_large) an image libvips reads as larger than this, whatever the API read. */
+  maxPixels?: number;
 }
 
 export interface PipelineOutput {
@@ -112,13 +115,15 @@ export async function processImage(
   // Decode once, upright (EXIF orientation applied), as raw sRGB pixels; damaged bytes fail here.
   let full: { data: Buffer; info: OutputInfo };
   try {
-    full = await sharp(input, { failOn: 'truncated', limitInputPixels: false })
+    full = await sharp(input, { failOn: failOnFor(input), limitInputPixels: deps.maxPixels ?? false })
       .rotate()
       .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw new JobFailure('corrupt_image', `the image could not be decoded: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    if (/pixel limit/.test(message)) throw new JobFailure('too_large', `the image is too large: ${message}`);
+    throw new JobFailure('corrupt_image', `the image could not be decoded: ${message}`);
   }
   const { width, height, channels } = full.info;
   const raw = { raw: { width, height, channels } };

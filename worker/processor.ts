@@ -90,7 +90,7 @@ async function putResultPatiently(
 
 export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promise<TurdifyJobResult> {
   const { store, detector, redis, keys, config, log } = deps;
-  const pipelineDeps = { detector, renderEmoji: deps.renderEmoji };
+  const pipelineDeps = { detector, renderEmoji: deps.renderEmoji, maxPixels: config.MAX_PIXELS };
   const cancelled = async (id: string) => {
     if (await redis.exists(keys.cancelled(id))) throw new JobFailure('cancelled', 'the job was deleted');
   };

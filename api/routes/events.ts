@@ -3,6 +3,7 @@
 // is deleted), after which the stream ends. Events come from the queue's Redis event stream, so
 // any API process can serve any job.
 import { Router, type Response } from 'express';
+import { clientOf } from '../auth.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
 import { lookupJob } from '../jobLookup.js';
 import { isEndState, type JobEvent } from '../jobWatch.js';
@@ -16,7 +17,8 @@ const RECHECK_MS = 5_000;
 export function eventsRouter(deps: ApiDeps): Router {
   const router = Router();
   router.get('/jobs/:id/events', async (req, res) => {
-    const { id } = await lookupJob(deps, String(req.params.id)); // 404 as problem+json, before streaming
+    const { owner } = clientOf(req);
+    const { id } = await lookupJob(deps, String(req.params.id), owner); // 404 as problem+json, before streaming
     const base = baseUrl(deps.config, req);
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -39,7 +41,7 @@ export function eventsRouter(deps: ApiDeps): Router {
     const sendView = async (initial: boolean) => {
       let found;
       try {
-        found = await lookupJob(deps, id);
+        found = await lookupJob(deps, id, owner);
       } catch (err) {
         if (err instanceof HttpProblem && err.status === 404) {
           stream.send('removed', { id });

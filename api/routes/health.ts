@@ -1,6 +1,7 @@
 // Liveness (the process answers) and readiness (Redis answers; workers are reported, not required).
 import { Router } from 'express';
 import { listWorkers } from '../../shared/workerRegistry.js';
+import { isAdmin } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { workerView } from '../workerView.js';
 import { HttpProblem } from '../problem.js';
@@ -54,7 +55,8 @@ export function healthRouter(deps: ApiDeps): Router {
       workers: {
         count: workers.length,
         backends: [...new Set(workers.map((w) => w.backend))].sort(),
-        list: workers.map((w) => workerView(w)),
+        // Hosts and pids are the operator's business: with ADMIN_TOKEN set, only for the token.
+        ...(isAdmin(deps.config, req) ? { list: workers.map((w) => workerView(w)) } : {}),
       },
       queue: counts,
       // Bytes of uploads stored and not processed yet, against their bound; Redis's memory (0: no limit).

@@ -14,6 +14,9 @@ import { CallbackRefused, checkCallbackUrl, policyFromConfig } from '../../share
 import { readDelivery } from '../../shared/webhooks.js';
 import { formFields, imageUpload, uploadedBytes } from '../upload.js';
 import { BudgetRefusal, reservedBytes } from '../../shared/memoryBudget.js';
+import { clientOf } from '../auth.js';
+import { claimIdempotencyKey, idempotencyKeyOf, requestFingerprint } from '../idempotency.js';
+import { markJobCreated } from '../limits.js';
 
 /** Longest GET /jobs/:id?wait=N, in seconds. */
 export const MAX_WAIT_SECONDS = 60;
@@ -96,17 +99,17 @@ function refusalProblem({ reason, bytes, usage: u }: BudgetRefusal): HttpProblem
 export function jobsRouter(deps: ApiDeps): Router {
   const { config, store, redis, keys } = deps;
   const router = Router();
-  const findJob = (req: Request) => lookupJob(deps, String(req.params.id));
+  const findJob = (req: Request) => lookupJob(deps, String(req.params.id), clientOf(req).owner);
 
-  router.post('/jobs', imageUpload('image', config.MAX_UPLOAD_BYTES, true), async (req, res) => {
-    const bytes = uploadedBytes(req, 'image');
+  /** Validates the upload and its options, then stores and enqueues it. */
+  const accept = async (req: Request, bytes: Buffer, base: string) => {
     const info = await inspectImage(bytes, { maxPixels: config.MAX_PIXELS });
     const { options, callbackUrl } = parseOptions(req.query, formFields(req), {
       minConfidence: config.MIN_CONFIDENCE,
       inputFormat: info.format,
     });
     if (callbackUrl) await vetCallbackUrl(config, callbackUrl);
-    const base = baseUrl(config, req);
+    const { owner } = clientOf(req);
     const job = await submitJob(
       deps,
       {
@@ -114,24 +117,61 @@ export function jobsRouter(deps: ApiDeps): Router {
         input: { ...info, bytes: bytes.length },
         baseUrl: base,
         ...(callbackUrl ? { callbackUrl } : {}),
+        ...(owner ? { owner } : {}),
       },
       bytes,
     );
     req.log?.info({ jobId: job.id, format: info.format, bytes: bytes.length }, 'job accepted');
-    res
-      .status(202)
-      .location(`/jobs/${job.id}`)
-      .set('Retry-After', '1')
-      .set('Cache-Control', 'no-store')
-      .json(jobView(job, 'waiting', base));
-  });
+    return job;
+  };
+
+  router.post(
+    '/jobs',
+    imageUpload('image', config.MAX_UPLOAD_BYTES, true, deps.uploads),
+    async (req, res) => {
+      const bytes = uploadedBytes(req, 'image');
+      const base = baseUrl(config, req);
+      const { owner } = clientOf(req);
+      const idempotencyKey = idempotencyKeyOf(req);
+      const claim = idempotencyKey
+        ? await claimIdempotencyKey(
+            deps,
+            owner,
+            idempotencyKey,
+            requestFingerprint(bytes, req.query, formFields(req)),
+          )
+        : undefined;
+      let job: TurdifyJob;
+      let state = 'waiting';
+      if (claim?.kind === 'replay') {
+        // The same request again: the job it made, as it is now (404 if since deleted or expired).
+        ({ job, state } = await lookupJob(deps, claim.jobId, owner));
+        res.set('Idempotent-Replayed', 'true');
+      } else {
+        try {
+          job = await accept(req, bytes, base);
+        } catch (err) {
+          await claim?.release().catch(() => {});
+          throw err;
+        }
+        await claim?.complete(String(job.id));
+        markJobCreated(res);
+      }
+      res
+        .status(202)
+        .location(`/jobs/${job.id}`)
+        .set('Retry-After', '1')
+        .set('Cache-Control', 'no-store')
+        .json(jobView(job, state, base));
+    },
+  );
 
   router.get('/jobs/:id', async (req, res) => {
     const wait = parseWait(req.query.wait);
     let found = await findJob(req);
     if (wait > 0 && !isEndState(found.state)) {
       // Long poll: answer as soon as the job ends, or after `wait` seconds with what it is then.
-      const ended = await lookupJobWhenEnded(deps, found.id, wait * 1000, res);
+      const ended = await lookupJobWhenEnded(deps, found.id, clientOf(req).owner, wait * 1000, res);
       if (!ended) return;
       found = ended;
     }

@@ -3,10 +3,12 @@
 import { Router } from 'express';
 import { DEFAULT_EMOJI } from '../../shared/emojis.js';
 import { parseFailure } from '../../shared/errors.js';
+import { clientOf } from '../auth.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
 import { inspectImage } from '../inspectImage.js';
 import { jobUrls } from '../jobView.js';
 import { lookupJobWhenEnded } from '../jobLookup.js';
+import { markJobCreated } from '../limits.js';
 import { HttpProblem } from '../problem.js';
 import { imageUpload, uploadedBytes } from '../upload.js';
 import { submitJob } from './jobs.js';
@@ -16,21 +18,24 @@ export function turdifyRouter(deps: ApiDeps): Router {
   const router = Router();
   router.post(
     ['/turdify', '/turdify/'],
-    imageUpload('my_file', config.MAX_UPLOAD_BYTES, false),
+    imageUpload('my_file', config.MAX_UPLOAD_BYTES, false, deps.uploads),
     async (req, res) => {
       const bytes = uploadedBytes(req, 'my_file');
       const info = await inspectImage(bytes, { maxPixels: config.MAX_PIXELS });
+      const { owner } = clientOf(req);
       const job = await submitJob(
         deps,
         {
           options: { emoji: DEFAULT_EMOJI, format: 'png', minConfidence: config.MIN_CONFIDENCE },
           input: { ...info, bytes: bytes.length },
+          ...(owner ? { owner } : {}),
         },
         bytes,
       );
+      markJobCreated(res);
       const id = String(job.id);
       // The same wait as GET /jobs/:id?wait=N, bounded by SYNC_TIMEOUT_SECONDS.
-      const found = await lookupJobWhenEnded(deps, id, config.SYNC_TIMEOUT_SECONDS * 1000, res);
+      const found = await lookupJobWhenEnded(deps, id, owner, config.SYNC_TIMEOUT_SECONDS * 1000, res);
       if (!found) return; // the client left; the job goes on
       const { job: ended, state } = found;
       if (state === 'failed') {

@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { crc32 } from 'node:zlib';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
@@ -16,35 +15,14 @@ import type { TurdifyJobData, TurdifyJobResult } from '../../shared/jobs.js';
 import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
+import { hugePng } from '../helpers/damage.js';
+import { FAKE_RESULT, fakeResult } from '../helpers/fakeWorker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const jpeg = readFileSync(join(fixturesDir, 'dlib_voc_2007_007763.jpg'));
 const log = createLogger('api-test', 'silent');
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td) >>> 0);
-  return Buffer.concat([len, td, crc]);
-}
-
-/** A PNG header claiming width×height, with a valid IHDR CRC and an IEND (no pixel data). */
-function hugePng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 function assertProblem(res: request.Response, status: number): void {
   assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text}`);
@@ -264,7 +242,7 @@ describe('queued jobs (no worker)', () => {
 });
 
 describe('finished jobs (a test worker)', () => {
-  const resultBytes = Buffer.from('\x89PNG fake result bytes');
+  const resultBytes = FAKE_RESULT;
   let worker: Worker<TurdifyJobData, TurdifyJobResult>;
   let workerRedis: Redis;
   let wr: Redis;
@@ -281,21 +259,7 @@ describe('finished jobs (a test worker)', () => {
         if (job.data.options.emoji === 'sunglasses') await sleep(1500);
         await store.putResult(job.id!, resultBytes);
         await store.deleteInput(job.id!);
-        return {
-          faces: [{ x: 1, y: 2, width: 3, height: 4, score: 0.9 }],
-          result: {
-            format: 'png',
-            contentType: 'image/png',
-            bytes: resultBytes.length,
-            width: job.data.input.width,
-            height: job.data.input.height,
-            etag: '"abc123"',
-          },
-          timings: { total: 5 },
-          backend: 'test',
-          detector: 'test',
-          worker: { host: 'here', pid: process.pid },
-        };
+        return fakeResult(job);
       },
       { connection: workerRedis, prefix: config.KEY_PREFIX, concurrency: 4 },
     );

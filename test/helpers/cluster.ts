@@ -25,7 +25,8 @@ export interface Proc {
   running(): boolean;
 }
 
-function track(name: string, child: ChildProcess): Proc {
+/** Follows a child started with `detached: true` (its own process group), as a Proc. */
+export function track(name: string, child: ChildProcess): Proc {
   let output = '';
   const keep = (d: Buffer) => {
     output += d.toString();

@@ -119,7 +119,10 @@ export async function startTestRedis(
 const STRUCTURAL =
   /^turdify:(jobs|webhooks):(meta|id|events|wait|active|completed|failed|delayed|prioritized|paused|stalled|stalled-check|marker|pc|limiter|waiting-children|de:.*)$/;
 
-/** Every key (BullMQ's structural ones aside) that has no TTL: the service must leave none. */
+/** API keys (a hash of each, and the name index) live until revoked. */
+const API_KEYS = /^turdify:(apikey:[0-9a-f]{64}|apikeys)$/;
+
+/** Every key (BullMQ's structural ones and API keys aside) that has no TTL: the service must leave none. */
 export async function keysWithoutTtl(redis: Redis): Promise<string[]> {
   const forever: string[] = [];
   let cursor = '0';
@@ -127,7 +130,7 @@ export async function keysWithoutTtl(redis: Redis): Promise<string[]> {
     const [next, batch] = await redis.scan(cursor, 'COUNT', 1000);
     cursor = next;
     for (const key of batch) {
-      if (STRUCTURAL.test(key)) continue;
+      if (STRUCTURAL.test(key) || API_KEYS.test(key)) continue;
       if ((await redis.pttl(key)) < 0) forever.push(key);
     }
   } while (cursor !== '0');

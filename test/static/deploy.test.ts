@@ -4,14 +4,28 @@
 // rendered by `kubectl kustomize` where kubectl is installed).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
+import { verifyApiKey } from '../../shared/apiKeys.js';
 import { configSchema } from '../../shared/config.js';
-import { QUEUE_NAME } from '../../shared/keys.js';
+import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
+import { createRedis, waitReady } from '../../shared/redis.js';
+import { assertBuilt } from '../helpers/build.js';
 import { repoRoot } from '../helpers/fixtures.js';
+import { startTestRedis } from '../helpers/redis.js';
 
 const read = (p: string) => readFileSync(join(repoRoot, p), 'utf8');
 const configKeys = new Set(Object.keys(configSchema.shape));
@@ -148,9 +162,10 @@ describe('compose files', { skip: composeSkip }, () => {
 
     const api = obj(svc.api);
     assert.equal(obj(obj(api.depends_on).redis).condition, 'service_healthy');
-    assert.ok(
-      arr(api.ports).some((p) => String(obj(p).published) === '8080' && String(obj(p).target) === '3000'),
-    );
+    assert.ok(arr(api.ports).some((p) => published(p).host === '8080' && published(p).target === '3000'));
+    // Exposed by default: clients need an API key.
+    assert.equal(obj(api.environment).REQUIRE_API_KEY, 'true');
+    assert.ok(!('REQUIRE_API_KEY' in obj(obj(svc.worker).environment)));
 
     const worker = obj(svc.worker);
     assert.equal(obj(obj(worker.depends_on).redis).condition, 'service_healthy');
@@ -304,6 +319,51 @@ describe('Dockerfiles', () => {
     }
   });
 
+  it('the API image can make API keys: `npm run keys -- create NAME` with only the files it copies', async () => {
+    assertBuilt();
+    // The runtime stage's files, laid out as in the image (node_modules linked, not copied).
+    const app = mkdtempSync(join(tmpdir(), 'turdify-api-image-'));
+    const redisServer = await startTestRedis();
+    const redis = createRedis(redisServer.url, 'client');
+    try {
+      for (const line of stages('api/Dockerfile')
+        .at(-1)!
+        .lines.filter((l) => l.startsWith('COPY '))) {
+        const [src, dest] = line.replace(/^COPY (--from=\S+ )?/, '').split(/\s+/) as [string, string];
+        const from = join(repoRoot, src.replace(/^\/app\//, ''));
+        const to = join(app, dest === './' ? basename(src) : dest);
+        mkdirSync(dirname(to), { recursive: true });
+        if (src.endsWith('node_modules')) symlinkSync(from, to);
+        else cpSync(from, to, { recursive: true });
+      }
+      const env = { PATH: process.env.PATH, HOME: app, REDIS_URL: redisServer.url };
+      const created = spawnSync('npm', ['run', 'keys', '--', 'create', 'from-the-image'], {
+        cwd: app,
+        env,
+        encoding: 'utf8',
+      });
+      assert.equal(created.status, 0, created.stderr);
+      const key = created.stdout.trimEnd().split('\n').at(-1)!;
+      assert.match(key, /^tdy_[A-Za-z0-9_-]{43}$/, 'the key alone on the last line');
+      await waitReady(redis, 5000);
+      assert.equal((await verifyApiKey(redis, redisKeys('turdify'), key))?.name, 'from-the-image');
+      // Kubernetes runs it without npm (read-only root filesystem): node dist/scripts/keys.js.
+      const listed = spawnSync(process.execPath, ['dist/scripts/keys.js', 'list'], {
+        cwd: app,
+        env,
+        encoding: 'utf8',
+      });
+      assert.equal(listed.status, 0, listed.stderr);
+      assert.match(listed.stdout, /^from-the-image\t/m);
+    } finally {
+      redis.disconnect();
+      await redisServer.close();
+      rmSync(app, { recursive: true, force: true });
+    }
+    assert.match(read('docs/deploy.md'), /docker compose exec api npm run keys -- create /);
+    assert.match(read('docs/deploy.md'), /exec deploy\/api -- node dist\/scripts\/keys\.js create /);
+  });
+
   it('.dockerignore keeps dependencies, build output and secrets out of the context', () => {
     const lines = read('.dockerignore').split('\n');
     for (const p of ['node_modules', 'dist', '.env', '.git']) assert.ok(lines.includes(p), p);
@@ -354,8 +414,13 @@ describe('Kubernetes manifests (kustomize)', () => {
     const workerPod = obj(obj(obj(obj(find(docs, 'Deployment', 'worker')).spec).template).spec);
     assert.ok(Number(workerPod.terminationGracePeriodSeconds) > 120, 'longer than JOB_TIMEOUT_SECONDS');
     const k = obj(parse(read('k8s/base/kustomization.yaml')));
-    const literals = arr(obj(arr(k.configMapGenerator)[0]).literals).map((l) => String(l).split('=')[0]!);
-    for (const key of literals) assert.ok(configKeys.has(key), `configMap key ${key} is a setting`);
+    const pairs = arr(obj(arr(k.configMapGenerator)[0]).literals).map((l) => String(l).split('='));
+    for (const [key] of pairs) assert.ok(configKeys.has(key!), `configMap key ${key} is a setting`);
+    assert.deepEqual(
+      pairs.find(([key]) => key === 'REQUIRE_API_KEY'),
+      ['REQUIRE_API_KEY', 'true'],
+      'clients need an API key',
+    );
     assert.match(read('docs/deploy.md'), /create secret generic turdify-redis/);
   });
 
