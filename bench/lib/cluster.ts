@@ -55,6 +55,7 @@ export async function startCluster(n: number, extraEnv: Record<string, string> =
   // WORKERS tells each worker how many share this machine (the onnx backend splits the cores).
   const env = {
     REDIS_URL: redis.url,
+    KEY_PREFIX: redis.prefix,
     PORT: String(port),
     HOST: '127.0.0.1',
     WORKERS: String(Math.max(1, n)),

@@ -1,7 +1,7 @@
 // End to end over real processes: `npm start`'s launcher (scripts/start.ts) running the API and
 // worker processes against a private Redis, driven over HTTP like a user would.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,8 @@ import { pingRedis } from '../../shared/redis.js';
 import { fixturesDir, repoRoot } from '../helpers/fixtures.js';
 import { pollJob, submitFile, waitHttp } from '../helpers/http.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 
 function launch(script: string, env: Record<string, string>, args: string[] = []): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, script), ...args], {
@@ -63,7 +65,12 @@ describe('npm start: API + worker processes', () => {
     redis = await startTestRedis();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    start = launch('scripts/start.ts', { REDIS_URL: redis.url, PORT: String(port), WORKERS: '2' });
+    start = launch('scripts/start.ts', {
+      REDIS_URL: redis.url,
+      KEY_PREFIX: redis.prefix,
+      PORT: String(port),
+      WORKERS: '2',
+    });
     await waitHttp(`${base}/healthz`);
     const workers = await waitWorkers(base, 2);
     // No tfjs-node on these machines: the default is the onnx backend (docs/onnx.md).
@@ -116,27 +123,31 @@ describe('npm start: API + worker processes', () => {
 });
 
 describe('npm start without a running Redis', () => {
-  it('starts a private redis-server on the configured local port and stops it on exit', async () => {
-    const redisPort = await freePort();
-    const redisUrl = `redis://127.0.0.1:${redisPort}`;
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const start = launch('scripts/start.ts', {
-      REDIS_URL: redisUrl,
-      PORT: String(port),
-      WORKERS: '0',
-      LOG_LEVEL: 'info',
-    });
-    try {
-      await waitHttp(`${base}/readyz`);
-      assert.match(outputOf(start), /started a private redis-server/);
-      assert.equal(await pingRedis(redisUrl), true);
-    } finally {
-      start.kill('SIGTERM');
-      assert.equal(await exited(start, 30_000), 0, outputOf(start));
-    }
-    assert.equal(await pingRedis(redisUrl), false);
-  });
+  it(
+    'starts a private redis-server on the configured local port and stops it on exit',
+    { skip: !hasRedisServer && 'redis-server is not installed' },
+    async () => {
+      const redisPort = await freePort();
+      const redisUrl = `redis://127.0.0.1:${redisPort}`;
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const start = launch('scripts/start.ts', {
+        REDIS_URL: redisUrl,
+        PORT: String(port),
+        WORKERS: '0',
+        LOG_LEVEL: 'info',
+      });
+      try {
+        await waitHttp(`${base}/readyz`);
+        assert.match(outputOf(start), /started a private redis-server/);
+        assert.equal(await pingRedis(redisUrl), true);
+      } finally {
+        start.kill('SIGTERM');
+        assert.equal(await exited(start, 30_000), 0, outputOf(start));
+      }
+      assert.equal(await pingRedis(redisUrl), false);
+    },
+  );
 
   it('says in one line how to get Redis when it cannot start one', async () => {
     const start = launch('scripts/start.ts', {
@@ -153,7 +164,7 @@ describe('worker process: graceful shutdown', () => {
     const redis = await startTestRedis();
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const env = { REDIS_URL: redis.url, PORT: String(port) };
+    const env = { REDIS_URL: redis.url, KEY_PREFIX: redis.prefix, PORT: String(port) };
     const api = launch('api/main.ts', env);
     const worker = launch('worker/main.ts', env);
     try {

@@ -19,7 +19,7 @@ import { encoder } from '../../worker/pipeline.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { evaluate, iou, loadFixtures, type Box, type Fixture } from '../helpers/fixtures.js';
 import type { JobView } from '../helpers/http.js';
-import { keysWithoutTtl, startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { keysWithoutTtl, prefixedKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
 
 /**
@@ -89,7 +89,7 @@ describe('the fixture photos through the service', () => {
 
   before(async () => {
     redisServer = await startTestRedis();
-    config = loadConfig({ REDIS_URL: redisServer.url });
+    config = loadConfig({ REDIS_URL: redisServer.url, KEY_PREFIX: redisServer.prefix });
     const built = createDeps(config, log);
     app = createApp(built.deps);
     closeDeps = built.close;
@@ -239,11 +239,11 @@ describe('the fixture photos through the service', () => {
 
   it('deletes every key of a job on DELETE', async () => {
     const { job } = outcomes[0]!;
-    const before = await redis.keys(`*${job.id}*`);
+    const before = await prefixedKeys(redis, config.KEY_PREFIX, `*${job.id}*`);
     assert.ok(before.length >= 2, `expected the job hash and result, found ${before.join(', ')}`);
     const res = await request(app).delete(`/jobs/${job.id}`);
     assert.equal(res.status, 204);
-    assert.deepEqual(await redis.keys(`*${job.id}*`), []);
+    assert.deepEqual(await prefixedKeys(redis, config.KEY_PREFIX, `*${job.id}*`), []);
     assert.equal((await request(app).get(`/jobs/${job.id}`)).status, 404);
     assert.equal((await request(app).get(`/jobs/${job.id}/result`)).status, 404);
   });
@@ -251,7 +251,7 @@ describe('the fixture photos through the service', () => {
   it('gives every key it wrote a TTL (BullMQ bookkeeping aside)', async () => {
     // The worker sets the job record's TTL just after completion: allow it a moment.
     await sleep(200);
-    assert.deepEqual(await keysWithoutTtl(redis), [], 'keys without a TTL');
-    assert.ok((await redis.dbsize()) > 0);
+    assert.deepEqual(await keysWithoutTtl(redis, config.KEY_PREFIX), [], 'keys without a TTL');
+    assert.ok((await prefixedKeys(redis, config.KEY_PREFIX)).length > 0, 'the scan saw our keys');
   });
 });

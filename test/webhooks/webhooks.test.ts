@@ -25,7 +25,7 @@ import { postWebhook } from '../../worker/webhookSender.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import type { JobView } from '../helpers/http.js';
-import { freePort, keysWithoutTtl, startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { freePort, keysWithoutTtl, prefixedKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -91,6 +91,7 @@ describe('webhooks, SSE and long polling', () => {
     redisServer = await startTestRedis();
     config = loadConfig({
       REDIS_URL: redisServer.url,
+      KEY_PREFIX: redisServer.prefix,
       PORT: '0',
       HOST: '127.0.0.1',
       PUBLIC_URL,
@@ -264,7 +265,7 @@ describe('webhooks, SSE and long polling', () => {
       assert.equal((await request(api.url).delete(`/jobs/${id}`)).status, 204);
       const redis = createRedis(redisServer.url, 'blocking');
       try {
-        assert.deepEqual(await redis.keys(`*${id}*`), []);
+        assert.deepEqual(await prefixedKeys(redis, config.KEY_PREFIX, `*${id}*`), []);
       } finally {
         redis.disconnect();
       }
@@ -343,7 +344,7 @@ describe('webhooks, SSE and long polling', () => {
         return pending === 0;
       });
       await sleep(200); // records get their TTL just after they finish
-      assert.deepEqual(await keysWithoutTtl(redis), []);
+      assert.deepEqual(await keysWithoutTtl(redis, config.KEY_PREFIX), []);
     } finally {
       redis.disconnect();
     }
@@ -393,7 +394,13 @@ describe('callback_url guard', () => {
   });
 
   const appWith = (env: Record<string, string>) => {
-    const deps = createDeps(loadConfig({ REDIS_URL: redisServer.url, LOG_LEVEL: 'silent', ...env }), log);
+    const config = {
+      REDIS_URL: redisServer.url,
+      KEY_PREFIX: redisServer.prefix,
+      LOG_LEVEL: 'silent',
+      ...env,
+    };
+    const deps = createDeps(loadConfig(config), log);
     built.push(deps);
     return createApp(deps.deps);
   };

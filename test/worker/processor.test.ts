@@ -16,7 +16,7 @@ import { openQueue, type TurdifyQueue } from '../../shared/queue.js';
 import { createRedis } from '../../shared/redis.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { prefixedKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
 
 describe('worker with a real Redis', () => {
@@ -32,16 +32,22 @@ describe('worker with a real Redis', () => {
     return c;
   };
   let running: RunningWorker;
-  const keys = redisKeys('turdify');
+  let keys: ReturnType<typeof redisKeys>;
 
   before(async () => {
     server = await startTestRedis();
-    config = loadConfig({ REDIS_URL: server.url, JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '10' });
+    config = loadConfig({
+      REDIS_URL: server.url,
+      KEY_PREFIX: server.prefix,
+      JOB_ATTEMPTS: '3',
+      JOB_BACKOFF_MS: '10',
+    });
+    keys = redisKeys(config.KEY_PREFIX);
     redis = createRedis(server.url, 'blocking');
     queue = openQueue(config, connect());
     events = new QueueEvents(QUEUE_NAME, {
       connection: connect(),
-      prefix: 'turdify',
+      prefix: config.KEY_PREFIX,
     });
     await events.waitUntilReady();
     running = await startWorker({
@@ -118,7 +124,7 @@ describe('worker with a real Redis', () => {
   });
 
   it('lists itself in the fleet registry', async () => {
-    const [entry] = await redis.keys(keys.workerPattern);
+    const [entry] = await prefixedKeys(redis, config.KEY_PREFIX, 'worker:*');
     assert.ok(entry);
     assert.equal(await redis.hget(entry, 'backend'), running.detector.backend);
     assert.ok((await redis.ttl(entry)) > 0);
