@@ -103,7 +103,8 @@ export function jobsRouter(deps: ApiDeps): Router {
     const { id, job, state } = await findJob(req);
     const status = publicStatus(state);
     if (status !== 'completed' || !job.returnvalue) {
-      const extensions: Record<string, unknown> = { job_id: id, status };
+      // RFC 9457 reserves `status` for the HTTP status code: the job's is `job_status`.
+      const extensions: Record<string, unknown> = { job_id: id, job_status: status };
       if (status === 'failed') extensions.error = parseFailure(job.failedReason);
       throw new HttpProblem(
         409,

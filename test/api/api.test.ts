@@ -223,12 +223,15 @@ describe('queued jobs (no worker)', () => {
     assert.equal(r.status, 202, r.text);
     assert.equal(r.body.options.format, 'webp');
   });
-  test('409 for the result of a queued job', async () => {
+  test('409 for the result of a queued job, carrying the job status', async () => {
     const { body } = await submit();
     const r = await request(api.url).get(`/jobs/${body.id}/result`);
     assertProblem(r, 409);
+    // RFC 9457: `status` is the HTTP status; the job's own is an extension member.
     assert.equal(problem(r).status, 409);
-    assert.equal((problem(r) as { job_id?: string }).job_id, body.id);
+    assert.equal(problem(r).job_status, 'queued');
+    assert.equal(problem(r).job_id, body.id);
+    assert.equal(r.headers['retry-after'], '1');
   });
   test('DELETE a waiting job → 204, then 404, keys gone', async () => {
     const { body } = await submit();
@@ -348,6 +351,7 @@ describe('finished jobs (a test worker)', () => {
     assert.deepEqual(r.body.error, { code: 'corrupt_image', message: 'bad' });
     const res = await request(api.url).get(`/jobs/${body.id}/result`);
     assertProblem(res, 409);
+    assert.equal(problem(res).job_status, 'failed');
     assert.deepEqual(problem(res).error, { code: 'corrupt_image', message: 'bad' });
   });
 
