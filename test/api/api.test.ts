@@ -8,10 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import sharp from 'sharp';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { createDeps, startApi, type RunningApi } from '../../api/server.js';
 import { loadConfig, type Config } from '../../shared/config.js';
+import { formatFailure, JOB_ERROR_CODES, type JobErrorCode } from '../../shared/errors.js';
 import type { TurdifyJobData, TurdifyJobResult } from '../../shared/jobs.js';
 import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
@@ -266,6 +268,9 @@ describe('queued jobs (no worker)', () => {
   });
 });
 
+/** The test worker fails a job whose image is this many pixels wide with this code. */
+const failByWidth = new Map<number, JobErrorCode>(JOB_ERROR_CODES.map((code, i) => [20 + i, code]));
+
 describe('finished jobs (a test worker)', () => {
   const resultBytes = Buffer.from('\x89PNG fake result bytes');
   let worker: Worker<TurdifyJobData, TurdifyJobResult>;
@@ -281,6 +286,8 @@ describe('finished jobs (a test worker)', () => {
       QUEUE_NAME,
       async (job) => {
         if (job.data.options.emoji === 'alien') throw new UnrecoverableError('[corrupt_image] bad');
+        const code = failByWidth.get(job.data.input.width);
+        if (code) throw new UnrecoverableError(formatFailure(code, `failed with ${code}`));
         if (job.data.options.emoji === 'sunglasses') await sleep(1500);
         await store.putResult(job.id!, resultBytes);
         await store.deleteInput(job.id!);
@@ -367,6 +374,44 @@ describe('finished jobs (a test worker)', () => {
     const ttl = await redis.ttl(keys.cancelled(body.id));
     assert.ok(ttl > 0 && ttl <= config.RESULT_TTL_SECONDS, `cancelled TTL ${ttl}`);
     assert.equal(await redis.exists(keys.input(body.id)), 0);
+  });
+
+  test('/turdify/ answers a failed job with the status its error code calls for', async () => {
+    // What a client should see for each way a job can fail (the image's fault: 4xx; ours: 5xx).
+    const expected: Record<JobErrorCode, number> = {
+      corrupt_image: 422,
+      unsupported_image: 415,
+      too_large: 413,
+      input_expired: 410,
+      cancelled: 410,
+      unknown_emoji: 500,
+      internal: 500,
+      timeout: 504,
+    };
+    const patient = createDeps({ ...config, SYNC_TIMEOUT_SECONDS: 60 }, log);
+    try {
+      const app = createApp(patient.deps);
+      await Promise.all(
+        JOB_ERROR_CODES.map(async (code) => {
+          const width = [...failByWidth].find(([, c]) => c === code)![0];
+          const png = await sharp({ create: { width, height: 8, channels: 3, background: 'grey' } })
+            .png()
+            .toBuffer();
+          const r = await request(app).post('/turdify/').attach('my_file', png, 'a.png');
+          assertProblem(r, expected[code]);
+          const p = problem(r);
+          assert.equal(p.type, `https://turdify.dev/problems/${code.replace(/_/g, '-')}`, code);
+          assert.equal(p.code, code);
+          // What POST /jobs and polling would show for the same job.
+          assert.deepEqual(p.error, { code, message: `failed with ${code}` });
+          assert.match(String(p.job_id), UUID);
+          const polled = await request(app).get(`/jobs/${String(p.job_id)}`);
+          assert.deepEqual(polled.body.error, p.error);
+        }),
+      );
+    } finally {
+      await patient.close();
+    }
   });
 
   test('/turdify/ answers the PNG when the job completes', async () => {
