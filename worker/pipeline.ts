@@ -11,6 +11,11 @@ export interface PipelineDeps {
   renderEmoji: RenderEmoji;
   /** Longest side of the copy the detector sees. */
   detectMaxSide: number;
+  /**
+   * MAX_PIXELS: the most pixels libvips may decode (default: no limit). The API read the header
+   * in JavaScript; libvips reads it again here and its answer decides.
+   */
+  maxPixels?: number;
 }
 
 export interface PipelineOutput {
@@ -61,6 +66,18 @@ export function scaleBoxes(
   });
 }
 
+const lastLine = (text: string) => text.trim().split('\n').at(-1)!;
+
+/** Why libvips could not decode an upload: too many pixels, a codec it lacks, or damage. */
+function decodeFailure(message: string, maxPixels: number | undefined): JobFailure {
+  if (/exceeds pixel limit/i.test(message))
+    return new JobFailure('too_large', `the image has more than ${maxPixels} pixels (MAX_PIXELS)`);
+  // libheif without an HEVC decoder (sharp's prebuilt libvips): most iPhone HEIC photos.
+  if (/has not been built in|unsupported (codec|compression)/i.test(message))
+    return new JobFailure('unsupported_image', `this server cannot decode it: ${lastLine(message)}`);
+  return new JobFailure('corrupt_image', `the image could not be decoded: ${message}`);
+}
+
 export async function processImage(
   input: Buffer,
   options: JobOptions,
@@ -78,13 +95,13 @@ export async function processImage(
   // Decode once, upright (EXIF orientation applied), as raw sRGB pixels; damaged bytes fail here.
   let full: { data: Buffer; info: OutputInfo };
   try {
-    full = await sharp(input, { failOn: 'truncated', limitInputPixels: false })
+    full = await sharp(input, { failOn: 'truncated', limitInputPixels: deps.maxPixels ?? false })
       .rotate()
       .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw new JobFailure('corrupt_image', `the image could not be decoded: ${(err as Error).message}`);
+    throw decodeFailure((err as Error).message, deps.maxPixels);
   }
   const { width, height, channels } = full.info;
   const raw = { raw: { width, height, channels } };

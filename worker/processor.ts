@@ -54,7 +54,12 @@ export function classify(err: unknown): Error {
 
 export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promise<TurdifyJobResult> {
   const { store, detector, redis, keys, config, log } = deps;
-  const pipelineDeps = { detector, renderEmoji: deps.renderEmoji, detectMaxSide: config.DETECT_MAX_SIDE };
+  const pipelineDeps = {
+    detector,
+    renderEmoji: deps.renderEmoji,
+    detectMaxSide: config.DETECT_MAX_SIDE,
+    maxPixels: config.MAX_PIXELS,
+  };
   const cancelled = async (id: string) => {
     if (await redis.exists(keys.cancelled(id))) throw new JobFailure('cancelled', 'the job was deleted');
   };

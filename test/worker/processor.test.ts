@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
+import sharp from 'sharp';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { parseFailure } from '../../shared/errors.js';
 import { RedisImageStore } from '../../shared/imageStore.js';
@@ -16,6 +17,7 @@ import { openQueue, type TurdifyQueue } from '../../shared/queue.js';
 import { createRedis } from '../../shared/redis.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
+import { hevcHeic } from '../helpers/images.js';
 import { prefixedKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
 
@@ -41,6 +43,7 @@ describe('worker with a real Redis', () => {
       KEY_PREFIX: server.prefix,
       JOB_ATTEMPTS: '3',
       JOB_BACKOFF_MS: '10',
+      MAX_PIXELS: '1000000',
     });
     keys = redisKeys(config.KEY_PREFIX);
     redis = createRedis(server.url, 'blocking');
@@ -102,6 +105,23 @@ describe('worker with a real Redis', () => {
     const nextJob = await outcome(next);
     assert.equal(await nextJob.getState(), 'completed');
     assert.equal(nextJob.returnvalue.faces.length, 1);
+  });
+
+  it('fails, once, with too_large past MAX_PIXELS and unsupported_image for a codec it lacks', async () => {
+    const big = await sharp(join(fixturesDir, 'fddb_2002_08_09_img_579.jpg'))
+      .resize(1200, 1000)
+      .jpeg()
+      .toBuffer();
+    const heic = await hevcHeic(join(fixturesDir, 'astronaut.png'));
+    for (const [bytes, code] of [
+      [big, 'too_large'],
+      [heic, 'unsupported_image'],
+    ] as const) {
+      const job = await outcome(await submit(bytes));
+      assert.equal(await job.getState(), 'failed');
+      assert.equal(parseFailure(job.failedReason).code, code);
+      assert.equal(job.attemptsMade, 1, `${code} is not retried`);
+    }
   });
 
   it('fails with input_expired when the upload is gone', async () => {
