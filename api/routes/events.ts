@@ -85,6 +85,8 @@ export function eventsRouter(deps: ApiDeps): Router {
             stream.send('removed', { id });
             stream.end();
           });
+        case 'closing':
+          return then(() => stream.end());
       }
     };
 
@@ -98,6 +100,7 @@ export function eventsRouter(deps: ApiDeps): Router {
     });
     res.on('close', () => stream.end());
     then(() => sendView(true));
+    if (deps.watcher.closing.aborted) then(() => stream.end()); // opened during shutdown
   });
   return router;
 }

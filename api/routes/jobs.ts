@@ -86,7 +86,7 @@ export function jobsRouter(deps: ApiDeps): Router {
     let found = await findJob(req);
     if (wait > 0 && !isEndState(found.state)) {
       // Long poll: answer as soon as the job ends, or after `wait` seconds with what it is then.
-      const ended = await lookupJobWhenEnded(deps, found.id, wait * 1000, res);
+      const ended = await lookupJobWhenEnded(deps, found.id, wait * 1000, res, { untilClosing: true });
       if (!ended) return;
       found = ended;
     }

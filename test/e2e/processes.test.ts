@@ -11,6 +11,7 @@ import { pingRedis } from '../../shared/redis.js';
 import { fixturesDir, repoRoot } from '../helpers/fixtures.js';
 import { pollJob, submitFile, waitHttp } from '../helpers/http.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { readEvents } from '../helpers/sse.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -191,6 +192,40 @@ describe('worker process: graceful shutdown', () => {
     } finally {
       for (const p of [api, worker]) if (p.exitCode === null) p.kill('SIGTERM');
       await exited(api, 30_000);
+      await redis.close();
+    }
+  });
+});
+
+describe('API process: graceful shutdown with long polls and event streams open', () => {
+  it('answers the long polls with the job as it is, ends the streams, then exits', async () => {
+    const redis = await startTestRedis();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    // No worker: the job stays queued. Past SHUTDOWN_TIMEOUT_SECONDS the API would cut every
+    // connection still open; a long poll cut that way gets no answer at all.
+    const api = launch('api/main.ts', {
+      REDIS_URL: redis.url,
+      KEY_PREFIX: redis.prefix,
+      PORT: String(port),
+      SHUTDOWN_TIMEOUT_SECONDS: '3',
+    });
+    try {
+      await waitHttp(`${base}/healthz`);
+      const photo = readFileSync(join(fixturesDir, 'fddb_2002_08_09_img_579.jpg'));
+      const { id } = (await (await submitFile(base, photo, 'a.jpg')).json()) as { id: string };
+      const longPoll = fetch(`${base}/jobs/${id}?wait=60`);
+      const stream = readEvents(await fetch(`${base}/jobs/${id}/events`));
+      assert.equal((await stream.next())?.data.status, 'queued');
+      api.kill('SIGTERM');
+      const answered = await longPoll;
+      assert.equal(answered.status, 200);
+      assert.equal(answered.headers.get('retry-after'), '1');
+      assert.equal(((await answered.json()) as { status: string }).status, 'queued');
+      assert.deepEqual(await stream.rest(), [], 'the stream ends cleanly, with nothing more');
+      assert.equal(await exited(api, 30_000), 0, outputOf(api));
+    } finally {
+      if (api.exitCode === null) api.kill('SIGKILL');
       await redis.close();
     }
   });
