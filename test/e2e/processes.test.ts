@@ -12,6 +12,7 @@ import { fixturesDir, repoRoot } from '../helpers/fixtures.js';
 import { pollJob, submitFile, waitHttp } from '../helpers/http.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { readEvents } from '../helpers/sse.js';
+import { sharedDetector } from '../helpers/worker.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -74,8 +75,10 @@ describe('npm start: API + worker processes', () => {
     });
     await waitHttp(`${base}/healthz`);
     const workers = await waitWorkers(base, 2);
-    // No tfjs-node on these machines: the default is the onnx backend (docs/onnx.md).
-    assert.deepEqual(workers.backends, ['onnx']);
+    // The backend TF_BACKEND=auto picks on this machine (tfjs-node where it installs, else onnx,
+    // else wasm: docs/onnx.md), as the same selection code answers in this process.
+    const expected = (await sharedDetector()).backend;
+    assert.deepEqual(workers.backends, [expected]);
   });
 
   after(async () => {
