@@ -3,14 +3,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { pingRedis } from '../../shared/redis.js';
 import { fixturesDir, repoRoot } from '../helpers/fixtures.js';
 import { pollJob, submitFile, waitHttp } from '../helpers/http.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { redisKeys } from '../../shared/keys.js';
+import { createRedis, pingRedis } from '../../shared/redis.js';
+import { listWorkers } from '../../shared/workerRegistry.js';
 import { readEvents } from '../helpers/sse.js';
 import { sharedDetector } from '../helpers/worker.js';
 
@@ -232,4 +235,80 @@ describe('API process: graceful shutdown with long polls and event streams open'
       await redis.close();
     }
   });
+});
+
+describe('npm run workers', () => {
+  it(
+    'WORKERS=auto runs one worker per core and no API, and SIGTERM stops them all',
+    { skip: process.platform !== 'linux' && 'finds the launcher in /proc' },
+    async () => {
+      const redis = await startTestRedis();
+      const keys = redisKeys(redis.prefix);
+      const conn = createRedis(redis.url, 'blocking');
+      const port = await freePort();
+      // The real script (it builds dist/ first), as a machine that only adds workers runs it.
+      const npm = spawn('npm', ['run', 'workers'], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          LOG_LEVEL: 'warn',
+          REDIS_URL: redis.url,
+          KEY_PREFIX: redis.prefix,
+          PORT: String(port),
+          WORKERS: 'auto',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true, // a process group of its own: the finally below stops npm and all it started
+      });
+      let output = '';
+      npm.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      npm.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      try {
+        const cores = availableParallelism();
+        let fleet = await listWorkers(conn, keys);
+        for (let i = 0; fleet.length < cores; i++) {
+          assert.ok(
+            i < 1200 && npm.exitCode === null,
+            `${fleet.length} of ${cores} workers registered\n${output}`,
+          );
+          await sleep(100);
+          fleet = await listWorkers(conn, keys);
+        }
+        assert.equal(fleet.length, cores, 'one worker per core');
+        await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'no API listening');
+        // npm → sh → the launcher → the workers: the launcher is the workers' parent.
+        const parents = new Set(
+          fleet.map((w) => readFileSync(`/proc/${w.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]),
+        );
+        assert.equal(parents.size, 1);
+        process.kill(Number([...parents][0]), 'SIGTERM');
+        assert.equal(await exited(npm, 60_000), 0, output);
+        assert.deepEqual(await listWorkers(conn, keys), [], 'every worker left the registry');
+      } finally {
+        try {
+          process.kill(-npm.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        conn.disconnect();
+        await redis.close();
+      }
+    },
+  );
+});
+
+describe('a bad setting', () => {
+  for (const [entry, env, named] of [
+    ['api/main.ts', { PORT: 'eighty', MAX_PIXELS: '-1' }, ['PORT', 'MAX_PIXELS']],
+    ['worker/main.ts', { WORKER_CONCURRENCY: '0' }, ['WORKER_CONCURRENCY']],
+    ['scripts/start.ts', { WORKERS: 'many' }, ['WORKERS']],
+  ] as const) {
+    it(`stops ${entry} with a message naming ${named.join(' and ')}`, async () => {
+      const child = launch(entry, { REDIS_URL: 'redis://127.0.0.1:1', ...env });
+      assert.equal(await exited(child, 30_000), 1);
+      const out = outputOf(child);
+      assert.match(out, /invalid configuration/);
+      for (const name of named) assert.match(out, new RegExp(`^\\s*${name}: `, 'm'), out);
+    });
+  }
 });
