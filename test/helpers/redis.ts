@@ -17,6 +17,8 @@ export interface TestRedis {
   port: number;
   /** KEY_PREFIX for everything this test file writes: pass it to every config and queue. */
   prefix: string;
+  /** The private redis-server's process id (benchmarks read its CPU time); none on an external one. */
+  pid(): number | undefined;
   /** Stops the server (SIGTERM) without deleting its data, for outage tests. */
   stop(): Promise<void>;
   /** Starts it again on the same port and data dir. */
@@ -83,6 +85,7 @@ async function externalRedis(url: string): Promise<TestRedis> {
     url,
     port: Number(new URL(url).port || 6379),
     prefix,
+    pid: () => undefined,
     stop: refuse,
     start: refuse,
     crash: refuse,
@@ -137,6 +140,7 @@ export async function startTestRedis(
     port,
     // The default, as users run it: nothing else shares this server.
     prefix: configSchema.shape.KEY_PREFIX.parse(undefined),
+    pid: () => proc?.pid,
     stop,
     start,
     crash: halt('SIGKILL'),
