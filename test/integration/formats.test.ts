@@ -131,6 +131,16 @@ describe('input formats and default outputs', () => {
     assert.equal(job.error?.code, 'unsupported_image');
   });
 
+  it('POST /turdify/ answers that failure as 415 unsupported-image, as polling would report it', async () => {
+    const r = await request(app)
+      .post('/turdify/')
+      .attach('my_file', await hevcHeic(astronaut), 'phone.heic');
+    assert.equal(r.status, 415, r.text);
+    assert.equal(r.body.type, 'https://turdify.dev/problems/unsupported-image');
+    const polled = (await request(app).get(`/jobs/${r.body.job_id}`)).body as Job;
+    assert.deepEqual(polled.error, r.body.error);
+  });
+
   it('pastes the emoji asked for: another emoji changes the face, and nothing else', async () => {
     const png = await encodeAs(astronaut, 'png');
     const pixels = async (emoji: string) => {
