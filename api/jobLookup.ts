@@ -39,6 +39,7 @@ export async function lookupJob(
 /**
  * Waits up to timeoutMs for the job to end (long poll, POST /turdify/), then looks it up again.
  * Undefined when the client went away first: there is no one left to answer (the job goes on).
+ * `untilClosing`: the wait also ends when the API starts shutting down (a long poll answers then).
  */
 export async function lookupJobWhenEnded(
   deps: Pick<ApiDeps, 'queue' | 'redis' | 'keys' | 'watcher'>,
@@ -46,9 +47,11 @@ export async function lookupJobWhenEnded(
   owner: string | undefined,
   timeoutMs: number,
   res: Response,
+  opts: { untilClosing?: boolean } = {},
 ): Promise<{ id: string; job: TurdifyJob; state: string } | undefined> {
   const gone = new AbortController();
   res.on('close', () => gone.abort());
-  await deps.watcher.waitForEnd(id, timeoutMs, gone.signal);
+  const stop = opts.untilClosing ? AbortSignal.any([gone.signal, deps.watcher.closing]) : gone.signal;
+  await deps.watcher.waitForEnd(id, timeoutMs, stop);
   return gone.signal.aborted ? undefined : lookupJob(deps, id, owner);
 }

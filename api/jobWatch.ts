@@ -8,7 +8,9 @@ export type JobEvent =
   | { type: 'progress'; progress: unknown }
   | { type: 'completed' }
   | { type: 'failed'; reason: string }
-  | { type: 'removed' };
+  | { type: 'removed' }
+  /** The API process is shutting down: streams end here (clients reconnect elsewhere). */
+  | { type: 'closing' };
 
 export type JobListener = (event: JobEvent) => void;
 
@@ -24,6 +26,14 @@ export interface JobWatcher {
    * never rejects. The state is re-read now and then, so a missed event only costs a little delay.
    */
   waitForEnd(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Shutdown: every subscriber gets `closing`, and waits with `untilClosing` end now (long polls
+   * answer with the job as it is); from then on such waits end at once. A wait without it (POST
+   * /turdify/, whose answer is the work itself) goes on within SHUTDOWN_TIMEOUT_SECONDS.
+   */
+  close(): void;
+  /** Aborted by close(). */
+  readonly closing: AbortSignal;
 }
 
 /** Safety net under the event stream: how often a waiter re-reads the job's state. */
@@ -79,5 +89,12 @@ export function createJobWatcher(events: QueueEvents, getState: (id: string) => 
       else void check();
     });
 
-  return { subscribe, waitForEnd };
+  const closing = new AbortController();
+  const close = () => {
+    if (closing.signal.aborted) return;
+    closing.abort();
+    for (const id of [...listeners.keys()]) emit(id, { type: 'closing' });
+  };
+
+  return { subscribe, waitForEnd, close, closing: closing.signal };
 }

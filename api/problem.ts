@@ -14,6 +14,8 @@ export interface ProblemOptions {
   headers?: Record<string, string>;
 }
 
+const RFC9457_MEMBERS = ['type', 'title', 'status', 'detail', 'instance'];
+
 /** An error that becomes a problem response with this status. */
 export class HttpProblem extends Error {
   override name = 'HttpProblem';
@@ -28,6 +30,9 @@ export class HttpProblem extends Error {
   ) {
     super(detail ?? title);
     this.extensions = options.extensions ?? {};
+    // RFC 9457's own members cannot be extensions: a job's `status` once overwrote the HTTP one.
+    const clash = RFC9457_MEMBERS.filter((k) => k in this.extensions);
+    if (clash.length) throw new Error(`problem extension ${clash.join(', ')} is an RFC 9457 member`);
     this.headers = options.headers ?? {};
   }
 }

@@ -122,14 +122,19 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     (closing ??= (async () => {
       metricsServer?.close();
       metricsServer?.closeAllConnections();
+      // Long polls answer and event streams end now; uploads and /turdify/ calls are waited for.
+      built.deps.watcher.close();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           log.warn('shutdown timeout: closing remaining connections');
           server.closeAllConnections();
         }, config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
         timer.unref();
+        // A keep-alive connection whose request ends during the drain goes idle: close it then.
+        const idle = setInterval(() => server.closeIdleConnections(), 100);
         server.close(() => {
           clearTimeout(timer);
+          clearInterval(idle);
           resolve();
         });
         server.closeIdleConnections();

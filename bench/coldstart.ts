@@ -16,10 +16,10 @@ export async function benchColdStart(photo: Photo, runs: number): Promise<ColdSt
   const samples: number[] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const { id, sentAt } = await submit(cluster.apiUrl, photo.bytes, photo.name);
+      const sub = await submit(cluster.apiUrl, photo.bytes, photo.name);
       const spawnedAt = Date.now();
       const worker = cluster.addWorker();
-      const done = await awaitJob(cluster.apiUrl, id, sentAt);
+      const done = await awaitJob(cluster.apiUrl, sub);
       samples.push(done.finishedAt - spawnedAt);
       await worker.stop();
       cluster.workers.pop();

@@ -1,7 +1,7 @@
 // 2. End to end: Redis + API + N worker processes; a client submits the photo mix as fast as it is
 // accepted and long-polls every job to its end. Also the unloaded overhead: one job at a time.
 import { awaitJob, submit, type JobDone } from './lib/client.js';
-import { readyz, startCluster } from './lib/cluster.js';
+import { cpuSeconds, readyz, startCluster, type Cluster } from './lib/cluster.js';
 import type { Photo } from './lib/photos.js';
 import { median, percentile, sum } from './lib/stats.js';
 
@@ -13,6 +13,10 @@ export interface E2eRow {
   latencyMs: { p50: number; p95: number; p99: number };
   /** Median per job of (submit → client sees the end) − processing time, with the queue saturated. */
   loadedOverheadMs: number;
+  /** Median detection time per job under this load (the worker's own timing). */
+  detectMsP50: number;
+  /** CPU used during the run, in % of one core: all workers, the API, Redis, the load generator. */
+  cpu: { workers: number; api: number; redis: number; client: number };
   failed: number;
 }
 
@@ -22,6 +26,28 @@ export interface OverheadResult {
   overheadMs: { p50: number; p95: number };
   processingMsP50: number;
   overheadRatioP50: number;
+  /** Medians of where the overhead goes (same machine, one clock). */
+  parts: {
+    /** Client sends the upload → 202 received (multipart built, API validates, stores, enqueues). */
+    upload: number;
+    /** Job enqueued → a worker starts it. */
+    pickUp: number;
+    /** Worker start → job completed, minus the pipeline's stages (read upload, write result, BullMQ). */
+    workerRedis: number;
+    /** Job completed → the client's long poll has the answer. */
+    notify: number;
+  };
+}
+
+/** CPU seconds so far of each part of the cluster, and of this process (the load generator). */
+function cpuNow(cluster: Cluster) {
+  const u = process.cpuUsage();
+  return {
+    workers: cluster.workers.reduce((a, w) => a + cpuSeconds(w.pid), 0),
+    api: cpuSeconds(cluster.api.pid),
+    redis: cpuSeconds(cluster.redis.pid()),
+    client: (u.user + u.system) / 1e6,
+  };
 }
 
 async function runLoad(apiUrl: string, mix: Photo[], jobs: number, inFlightSubmits = 4): Promise<JobDone[]> {
@@ -30,8 +56,8 @@ async function runLoad(apiUrl: string, mix: Photo[], jobs: number, inFlightSubmi
   const submitter = async () => {
     while (next < jobs) {
       const photo = mix[next++ % mix.length]!;
-      const { id, sentAt } = await submit(apiUrl, photo.bytes, photo.name);
-      waits.push(awaitJob(apiUrl, id, sentAt));
+      const sub = await submit(apiUrl, photo.bytes, photo.name);
+      waits.push(awaitJob(apiUrl, sub));
     }
   };
   await Promise.all(Array.from({ length: inFlightSubmits }, submitter));
@@ -49,9 +75,12 @@ export async function benchE2e(
     try {
       await runLoad(cluster.apiUrl, mix, n * 2); // warm every worker
       const t0 = Date.now();
+      const cpu0 = cpuNow(cluster);
       const done = await runLoad(cluster.apiUrl, mix, jobsPerRun);
+      const cpu1 = cpuNow(cluster);
       const ok = done.filter((d) => d.status === 'completed');
       const elapsed = (Math.max(...done.map((d) => d.seenAt)) - t0) / 1000;
+      const share = (k: keyof typeof cpu0) => (100 * (cpu1[k] - cpu0[k])) / ((Date.now() - t0) / 1000);
       const latency = ok.map((d) => d.seenAt - d.sentAt);
       const fleet = (await readyz(cluster.apiUrl))?.workers as { backends?: string[] } | undefined;
       rows.push({
@@ -65,6 +94,8 @@ export async function benchE2e(
           p99: percentile(latency, 99),
         },
         loadedOverheadMs: median(ok.map((d) => d.seenAt - d.sentAt - d.processingMs)),
+        detectMsP50: median(ok.map((d) => d.timings.detect ?? NaN)),
+        cpu: { workers: share('workers'), api: share('api'), redis: share('redis'), client: share('client') },
         failed: done.length - ok.length,
       });
       process.stderr.write(
@@ -85,8 +116,8 @@ export async function benchOverhead(mix: Photo[], jobs: number): Promise<Overhea
     const done: JobDone[] = [];
     for (let i = 0; i < jobs; i++) {
       const photo = mix[i % mix.length]!;
-      const { id, sentAt } = await submit(cluster.apiUrl, photo.bytes, photo.name);
-      done.push(await awaitJob(cluster.apiUrl, id, sentAt));
+      const sub = await submit(cluster.apiUrl, photo.bytes, photo.name);
+      done.push(await awaitJob(cluster.apiUrl, sub));
     }
     const overhead = done.map((d) => d.seenAt - d.sentAt - d.processingMs);
     const processing = median(done.map((d) => d.processingMs));
@@ -95,6 +126,12 @@ export async function benchOverhead(mix: Photo[], jobs: number): Promise<Overhea
       overheadMs: { p50: median(overhead), p95: percentile(overhead, 95) },
       processingMsP50: processing,
       overheadRatioP50: median(overhead) / processing,
+      parts: {
+        upload: median(done.map((d) => d.acceptedAt - d.sentAt)),
+        pickUp: median(done.map((d) => d.startedAt - d.createdAt)),
+        workerRedis: median(done.map((d) => d.finishedAt - d.startedAt - d.processingMs)),
+        notify: median(done.map((d) => d.seenAt - d.finishedAt)),
+      },
     };
   } finally {
     await cluster.close();

@@ -1,7 +1,7 @@
-// 3. Ingest: POST /jobs with no worker running (the API alone), a 100 KB photo, as many
-// connections as it takes to saturate the API.
+// 3. Ingest: POST /jobs with no worker running (the API alone, held to one core where taskset
+// exists), a 100 KB photo, as many connections as it takes to saturate the API.
 import autocannon from 'autocannon';
-import { rss, startCluster } from './lib/cluster.js';
+import { canPin, cpuSeconds, rss, startCluster } from './lib/cluster.js';
 
 export interface IngestResult {
   photoKB: number;
@@ -12,10 +12,14 @@ export interface IngestResult {
   latencyMs: { p50: number; p99: number };
   non202: number;
   apiRssPeakMB: number;
+  /** The API process was held to one core (taskset -c 0). */
+  apiOneCore: boolean;
+  /** The API's CPU time per accepted upload, ms. */
+  apiCpuMsPerUpload: number;
 }
 
 export async function benchIngest(photo: Buffer, seconds: number, connections = 16): Promise<IngestResult> {
-  const cluster = await startCluster(0, { MAX_QUEUED_JOBS: '1000000', LOG_LEVEL: 'warn' });
+  const cluster = await startCluster(0, { MAX_QUEUED_JOBS: '1000000', LOG_LEVEL: 'warn' }, { apiCpus: '0' });
   try {
     const boundary = '----turdifybench';
     const body = Buffer.concat([
@@ -36,7 +40,9 @@ export async function benchIngest(photo: Buffer, seconds: number, connections = 
         headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
       });
     await load(2); // warm-up
+    const cpu0 = cpuSeconds(cluster.api.pid);
     const r = await load(seconds);
+    const cpu = cpuSeconds(cluster.api.pid) - cpu0;
     const accepted = r['2xx'];
     return {
       photoKB: Math.round(photo.length / 1024),
@@ -47,6 +53,8 @@ export async function benchIngest(photo: Buffer, seconds: number, connections = 
       latencyMs: { p50: r.latency.p50, p99: r.latency.p99 },
       non202: r.non2xx + r.errors,
       apiRssPeakMB: rss(cluster.api.pid).peak,
+      apiOneCore: canPin,
+      apiCpuMsPerUpload: (1000 * cpu) / accepted,
     };
   } finally {
     await cluster.close();

@@ -37,6 +37,8 @@ async function time<T>(f: () => Promise<T>): Promise<[number, T]> {
 
 export interface OnnxBenchResult {
   machine: { cpu: string; cores: number; node: string; loadBefore: number; loadAfter: number; date: string };
+  /** How long the whole measurement took. */
+  seconds: number;
   rounds: number;
   model: { buildMs: number; bytes: number };
   loadMs: { wasm: number; onnx: number };
@@ -60,6 +62,7 @@ export interface OnnxBenchResult {
 export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
   const log = createLogger('bench-onnx', 'silent');
   const loadBefore = loadavg()[0]!;
+  const began = performance.now();
   const [buildMs, built] = await time(async () => buildSsdMobilenetv1Onnx());
   const ssd = (backend: 'wasm' | 'onnx', onnxThreads = 1) =>
     createDetector({ detector: 'ssd', backend, tinyInputSize: 416, onnxThreads }, log);
@@ -155,6 +158,7 @@ export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
       loadAfter: r2(loadavg()[0]!),
       date: new Date().toISOString().slice(0, 10),
     },
+    seconds: r0((performance.now() - began) / 1000),
     rounds,
     model: { buildMs: r0(buildMs), bytes: built.bytes.length },
     loadMs: { wasm: r0(wasmLoad), onnx: r0(onnxLoad) },
@@ -176,10 +180,10 @@ export function onnxMarkdown(r: OnnxBenchResult): string {
     `tp ${s.tp}, fp ${s.fp}, fn ${s.fn} (recall ${r2(s.recall)}, precision ${r2(s.precision)})`;
   return [
     `Measured ${m.date} on ${m.cpu}, ${m.cores} cores, Node ${m.node}; load average ${m.loadBefore} before, ` +
-      `${m.loadAfter} after (other work was running beside it: absolute times ±30 %). ` +
+      `${m.loadAfter} after (other work on the machine makes absolute times noisy). ` +
       `Medians of ${r.rounds} runs per photo, backends interleaved photo by photo; detection input is the ` +
       `pipeline's ≤ 1024 px copy. Model build ${r.model.buildMs} ms, ${(r.model.bytes / 1e6).toFixed(1)} MB; ` +
-      `detector start (load + warm-up) wasm ${r.loadMs.wasm} ms, onnx ${r.loadMs.onnx} ms.`,
+      `detector start (load + warm-up) wasm ${r.loadMs.wasm} ms, onnx ${r.loadMs.onnx} ms. The run took ${r.seconds} s.`,
     '',
     '**SSD MobileNet v1, ms per photo** (onnx 1 thread = per-core speed)',
     '',

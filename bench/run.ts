@@ -7,11 +7,19 @@ import { benchE2e, benchOverhead } from './e2e.js';
 import { benchFloor } from './floor.js';
 import { benchIngest } from './ingest.js';
 import { benchOnnx, onnxMarkdown } from './onnx.js';
-import { benchMemory } from './memory.js';
+import { benchFootprint } from './footprint.js';
+import { benchArenas, benchMemory } from './memory.js';
 import { machine } from './lib/machine.js';
 import { fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
 import { writeGeneratedSection } from './lib/docs.js';
-import { DETECTION_MARKERS, PERFORMANCE_MARKERS, renderReport } from './report.js';
+import { loadavg } from 'node:os';
+import {
+  DETECTION_MARKERS,
+  PERFORMANCE_MARKERS,
+  README_MARKERS,
+  renderReport,
+  renderSummary,
+} from './report.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv
@@ -21,6 +29,8 @@ const only = process.argv
 const want = (name: string) => !only || only.includes(name);
 
 const m = machine();
+const started = Date.now();
+const loadBefore = loadavg()[0]!;
 process.stderr.write(`bench on ${m.cores} cores (${m.cpu}), node ${m.node}${quick ? ', quick' : ''}\n`);
 const photos = await fixturePhotos();
 const mosaic = await tenMegapixelPhoto(photos);
@@ -38,22 +48,29 @@ const photo100k = await jpegOfSize(
 );
 const ingest = want('ingest') ? await benchIngest(photo100k, quick ? 3 : 10) : undefined;
 const memory = want('memory') ? await benchMemory(mix, quick ? 40 : 200) : undefined;
+const arenas = want('memory') ? await benchArenas(mosaic, quick ? 6 : 30) : undefined;
+const footprint = want('footprint') ? await benchFootprint() : undefined;
 const accuracy = want('accuracy') ? await benchAccuracy({ quick }) : undefined;
-const onnx = want('onnx') && !quick ? onnxMarkdown(await benchOnnx(3)) : undefined;
+const onnxResult = want('onnx') && !quick ? await benchOnnx(3) : undefined;
 const cold = want('coldstart') ? await benchColdStart(photos[0]!, quick ? 2 : 5) : undefined;
 
-const report = renderReport({
+const results = {
   machine: m,
   quick,
+  run: { minutes: (Date.now() - started) / 60_000, loadBefore, loadAfter: loadavg()[0]! },
   floor,
   e2e,
   overhead,
   ingest,
   memory,
+  arenas,
+  footprint,
   cold,
   accuracy,
-  onnxMarkdown: onnx,
-});
+  onnxMarkdown: onnxResult && onnxMarkdown(onnxResult),
+  onnxRatio: onnxResult?.median.ratio,
+};
+const report = renderReport(results);
 process.stdout.write(report.table);
 if (accuracy && !quick) {
   const path = join(repoRoot, 'docs/detection.md');
@@ -63,5 +80,6 @@ if (accuracy && !quick) {
 if (!quick && !only) {
   const path = join(repoRoot, 'docs/performance.md');
   await writeGeneratedSection(path, PERFORMANCE_MARKERS, report.markdown);
-  process.stderr.write('updated docs/performance.md\n');
+  await writeGeneratedSection(join(repoRoot, 'README.md'), README_MARKERS, renderSummary(results));
+  process.stderr.write('updated docs/performance.md and README.md\n');
 }

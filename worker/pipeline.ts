@@ -16,7 +16,10 @@ import { emojiLayers, type RenderEmoji } from './overlay.js';
 export interface PipelineDeps {
   detector: FaceDetector;
   renderEmoji: RenderEmoji;
-  /** Refuse (too_large) an image libvips reads as larger than this, whatever the API read. */
+  /**
+   * MAX_PIXELS: the most pixels libvips may decode (default: no limit). The API read the header
+   * in JavaScript; libvips reads it again here and its answer decides.
+   */
   maxPixels?: number;
 }
 
@@ -98,6 +101,18 @@ export async function detectionCopy(
   return { data: small.data, width: small.info.width, height: small.info.height };
 }
 
+const lastLine = (text: string) => text.trim().split('\n').at(-1)!;
+
+/** Why libvips could not decode an upload: too many pixels, a codec it lacks, or damage. */
+function decodeFailure(message: string, maxPixels: number | undefined): JobFailure {
+  if (/exceeds pixel limit/i.test(message))
+    return new JobFailure('too_large', `the image has more than ${maxPixels} pixels (MAX_PIXELS)`);
+  // libheif without an HEVC decoder (sharp's prebuilt libvips): most iPhone HEIC photos.
+  if (/has not been built in|unsupported (codec|compression)/i.test(message))
+    return new JobFailure('unsupported_image', `this server cannot decode it: ${lastLine(message)}`);
+  return new JobFailure('corrupt_image', `the image could not be decoded: ${message}`);
+}
+
 export async function processImage(
   input: Buffer,
   options: JobOptions,
@@ -121,9 +136,7 @@ export async function processImage(
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
-    const message = (err as Error).message;
-    if (/pixel limit/.test(message)) throw new JobFailure('too_large', `the image is too large: ${message}`);
-    throw new JobFailure('corrupt_image', `the image could not be decoded: ${message}`);
+    throw decodeFailure((err as Error).message, deps.maxPixels);
   }
   const { width, height, channels } = full.info;
   const raw = { raw: { width, height, channels } };

@@ -1,7 +1,7 @@
 // GET /jobs/:id/events: a job's life as Server-Sent Events. First "state" (the job as GET /jobs/:id
-// shows it), then "active", "progress" and finally "completed" or "failed" (or "removed" if the job
-// is deleted), after which the stream ends. Events come from the queue's Redis event stream, so
-// any API process can serve any job.
+// shows it now), then only forward: "active" (if it was queued), "progress" (each above the last)
+// and finally "completed" or "failed" (or "removed" if the job is deleted), after which the stream
+// ends. Events come from the queue's Redis event stream, so any API process can serve any job.
 import { Router, type Response } from 'express';
 import { clientOf } from '../auth.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
@@ -50,18 +50,35 @@ export function eventsRouter(deps: ApiDeps): Router {
         throw err;
       }
       const view = jobView(found.job, found.state, base);
-      if (initial) stream.send('state', view);
+      if (initial) {
+        stream.send('state', view);
+        seen.started = view.status !== 'queued';
+        seen.progress = Number(view.progress);
+      }
       if (isEndState(found.state)) {
         stream.send(String(view.status), view);
         stream.end();
       }
     };
+    // The subscription starts before the first read, so events from in between arrive after the
+    // state that already includes them: only what moves the job forward is passed on.
+    const seen = { started: false, progress: -1 };
     const onEvent = (e: JobEvent) => {
       switch (e.type) {
         case 'active':
-          return then(() => stream.send('active', { id, status: 'active' }));
+          return then(() => {
+            if (seen.started) return;
+            seen.started = true;
+            stream.send('active', { id, status: 'active' });
+          });
         case 'progress':
-          return then(() => stream.send('progress', { id, progress: progressOf(e.progress, 'active') }));
+          return then(() => {
+            const progress = progressOf(e.progress, 'active');
+            if (progress <= seen.progress) return;
+            seen.started = true;
+            seen.progress = progress;
+            stream.send('progress', { id, progress });
+          });
         case 'completed':
         case 'failed':
           return then(() => sendView(false));
@@ -70,6 +87,8 @@ export function eventsRouter(deps: ApiDeps): Router {
             stream.send('removed', { id });
             stream.end();
           });
+        case 'closing':
+          return then(() => stream.end());
       }
     };
 
@@ -83,6 +102,7 @@ export function eventsRouter(deps: ApiDeps): Router {
     });
     res.on('close', () => stream.end());
     then(() => sendView(true));
+    if (deps.watcher.closing.aborted) then(() => stream.end()); // opened during shutdown
   });
   return router;
 }

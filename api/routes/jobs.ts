@@ -171,7 +171,9 @@ export function jobsRouter(deps: ApiDeps): Router {
     let found = await findJob(req);
     if (wait > 0 && !isEndState(found.state)) {
       // Long poll: answer as soon as the job ends, or after `wait` seconds with what it is then.
-      const ended = await lookupJobWhenEnded(deps, found.id, clientOf(req).owner, wait * 1000, res);
+      const ended = await lookupJobWhenEnded(deps, found.id, clientOf(req).owner, wait * 1000, res, {
+        untilClosing: true,
+      });
       if (!ended) return;
       found = ended;
     }
@@ -188,7 +190,8 @@ export function jobsRouter(deps: ApiDeps): Router {
     const { id, job, state } = await findJob(req);
     const status = publicStatus(state);
     if (status !== 'completed' || !job.returnvalue) {
-      const extensions: Record<string, unknown> = { job_id: id, status };
+      // RFC 9457 reserves `status` for the HTTP status code: the job's is `job_status`.
+      const extensions: Record<string, unknown> = { job_id: id, job_status: status };
       if (status === 'failed') extensions.error = parseFailure(job.failedReason);
       throw new HttpProblem(
         409,

@@ -2,7 +2,7 @@
 // It is the asynchronous job underneath, awaited up to SYNC_TIMEOUT_SECONDS.
 import { Router } from 'express';
 import { DEFAULT_EMOJI } from '../../shared/emojis.js';
-import { parseFailure } from '../../shared/errors.js';
+import { parseFailure, type JobErrorCode } from '../../shared/errors.js';
 import { clientOf } from '../auth.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
 import { inspectImage } from '../inspectImage.js';
@@ -12,6 +12,22 @@ import { markJobCreated } from '../limits.js';
 import { HttpProblem } from '../problem.js';
 import { imageUpload, uploadedBytes } from '../upload.js';
 import { submitJob } from './jobs.js';
+
+/**
+ * A failed job's answer: the image's fault is a 4xx (as POST /jobs would have answered had it seen
+ * the problem), the service's a 5xx, a job that ran out of time 504.
+ */
+const SYNC_FAILURE: Record<JobErrorCode, { status: number; title: string }> = {
+  corrupt_image: { status: 422, title: 'Unprocessable Image' },
+  unsupported_image: { status: 415, title: 'Unsupported Media Type' },
+  too_large: { status: 413, title: 'Image Too Large' },
+  input_expired: { status: 410, title: 'Gone' }, // the upload expired before a worker took it
+  cancelled: { status: 410, title: 'Gone' }, // deleted while it ran
+  unknown_emoji: { status: 500, title: 'Internal Server Error' }, // a worker without our catalogue
+  internal: { status: 500, title: 'Internal Server Error' },
+  storage_full: { status: 503, title: 'Service Unavailable' }, // Redis had no room for the result
+  timeout: { status: 504, title: 'Gateway Timeout' }, // over JOB_TIMEOUT_SECONDS
+};
 
 export function turdifyRouter(deps: ApiDeps): Router {
   const { config, store } = deps;
@@ -40,8 +56,10 @@ export function turdifyRouter(deps: ApiDeps): Router {
       const { job: ended, state } = found;
       if (state === 'failed') {
         const failure = parseFailure(ended.failedReason);
-        throw new HttpProblem(422, failure.code.replace(/_/g, '-'), 'Unprocessable Image', failure.message, {
-          extensions: { code: failure.code, job_id: id },
+        const { status, title } = SYNC_FAILURE[failure.code];
+        throw new HttpProblem(status, failure.code.replace(/_/g, '-'), title, failure.message, {
+          // `error` as GET /jobs/:id shows the same job.
+          extensions: { code: failure.code, error: failure, job_id: id },
         });
       }
       const result = ended.returnvalue;

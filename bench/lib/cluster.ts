@@ -1,6 +1,6 @@
 // The service as real processes for benchmarks: a private redis-server, the built API and worker
 // processes (dist/, as in production), and their resident memory read from /proc.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,11 +13,27 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export function startProcess(kind: 'api' | 'worker', env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [join(repoRoot, `dist/${kind}/main.js`)], {
+/** taskset(1) is there: a process can be held to one core. */
+export const canPin = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * Starts dist/<kind>/main.js. `MALLOC_ARENA_MAX: 'unset'` runs it without the setting npm start
+ * gives; `cpus` (e.g. '0') holds it to those cores with taskset.
+ */
+export function startProcess(kind: 'api' | 'worker', env: Record<string, string>, cpus?: string): Proc {
+  // As npm start and the images run them (scripts/start.ts, Dockerfiles).
+  const childEnv: Record<string, string | undefined> = {
+    MALLOC_ARENA_MAX: '2',
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    ...env,
+  };
+  if (childEnv.MALLOC_ARENA_MAX === 'unset') delete childEnv.MALLOC_ARENA_MAX;
+  const node = [process.execPath, join(repoRoot, `dist/${kind}/main.js`)];
+  const [cmd, ...args] = cpus && canPin ? ['taskset', '-c', cpus, ...node] : node;
+  const child = spawn(cmd!, args, {
     cwd: repoRoot,
-    // As npm start and the images run them (scripts/start.ts, Dockerfiles).
-    env: { MALLOC_ARENA_MAX: '2', ...process.env, LOG_LEVEL: 'warn', ...env },
+    env: childEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -29,6 +45,20 @@ export function startProcess(kind: 'api' | 'worker', env: Record<string, string>
       await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
     },
   };
+}
+
+const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc (Linux). */
+export function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Resident set size now and its peak (VmHWM), in MB, from /proc (Linux). */
@@ -48,13 +78,21 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-/** Redis + API + n workers; resolves when the API is ready and n workers have registered. */
-export async function startCluster(n: number, extraEnv: Record<string, string> = {}): Promise<Cluster> {
+/**
+ * Redis + API + n workers; resolves when the API is ready and n workers have registered.
+ * `apiCpus`: hold the API to these cores (taskset), e.g. '0'.
+ */
+export async function startCluster(
+  n: number,
+  extraEnv: Record<string, string> = {},
+  opts: { apiCpus?: string } = {},
+): Promise<Cluster> {
   const redis = await startTestRedis();
   const port = await freePort();
   // WORKERS tells each worker how many share this machine (the onnx backend splits the cores).
   const env = {
     REDIS_URL: redis.url,
+    KEY_PREFIX: redis.prefix,
     PORT: String(port),
     HOST: '127.0.0.1',
     WORKERS: String(Math.max(1, n)),
@@ -62,7 +100,7 @@ export async function startCluster(n: number, extraEnv: Record<string, string> =
     RATE_LIMIT_PER_MINUTE: '0',
     ...extraEnv,
   };
-  const api = startProcess('api', env);
+  const api = startProcess('api', env, opts.apiCpus);
   const apiUrl = `http://127.0.0.1:${port}`;
   const workers: Proc[] = [];
   const addWorker = () => {

@@ -7,10 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import sharp from 'sharp';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { createDeps, startApi, type RunningApi } from '../../api/server.js';
 import { loadConfig, type Config } from '../../shared/config.js';
+import { formatFailure, JOB_ERROR_CODES, type JobErrorCode } from '../../shared/errors.js';
 import type { TurdifyJobData, TurdifyJobResult } from '../../shared/jobs.js';
 import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
@@ -18,7 +20,7 @@ import { createRedis } from '../../shared/redis.js';
 import { hugePng } from '../helpers/damage.js';
 import { FAKE_RESULT, fakeResult } from '../helpers/fakeWorker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { needsPrivateRedis, startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const jpeg = readFileSync(join(fixturesDir, 'dlib_voc_2007_007763.jpg'));
@@ -45,7 +47,7 @@ before(async () => {
   redisServer = await startTestRedis();
   config = loadConfig({
     REDIS_URL: redisServer.url,
-    KEY_PREFIX: `t${process.pid}`,
+    KEY_PREFIX: redisServer.prefix,
     PORT: '0',
     HOST: '127.0.0.1',
     SYNC_TIMEOUT_SECONDS: '1',
@@ -201,12 +203,15 @@ describe('queued jobs (no worker)', () => {
     assert.equal(r.status, 202, r.text);
     assert.equal(r.body.options.format, 'webp');
   });
-  test('409 for the result of a queued job', async () => {
+  test('409 for the result of a queued job, carrying the job status', async () => {
     const { body } = await submit();
     const r = await request(api.url).get(`/jobs/${body.id}/result`);
     assertProblem(r, 409);
+    // RFC 9457: `status` is the HTTP status; the job's own is an extension member.
     assert.equal(problem(r).status, 409);
-    assert.equal((problem(r) as { job_id?: string }).job_id, body.id);
+    assert.equal(problem(r).job_status, 'queued');
+    assert.equal(problem(r).job_id, body.id);
+    assert.equal(r.headers['retry-after'], '1');
   });
   test('DELETE a waiting job → 204, then 404, keys gone', async () => {
     const { body } = await submit();
@@ -241,6 +246,9 @@ describe('queued jobs (no worker)', () => {
   });
 });
 
+/** The test worker fails a job whose image is this many pixels wide with this code. */
+const failByWidth = new Map<number, JobErrorCode>(JOB_ERROR_CODES.map((code, i) => [20 + i, code]));
+
 describe('finished jobs (a test worker)', () => {
   const resultBytes = FAKE_RESULT;
   let worker: Worker<TurdifyJobData, TurdifyJobResult>;
@@ -256,6 +264,8 @@ describe('finished jobs (a test worker)', () => {
       QUEUE_NAME,
       async (job) => {
         if (job.data.options.emoji === 'alien') throw new UnrecoverableError('[corrupt_image] bad');
+        const code = failByWidth.get(job.data.input.width);
+        if (code) throw new UnrecoverableError(formatFailure(code, `failed with ${code}`));
         if (job.data.options.emoji === 'sunglasses') await sleep(1500);
         await store.putResult(job.id!, resultBytes);
         await store.deleteInput(job.id!);
@@ -312,6 +322,7 @@ describe('finished jobs (a test worker)', () => {
     assert.deepEqual(r.body.error, { code: 'corrupt_image', message: 'bad' });
     const res = await request(api.url).get(`/jobs/${body.id}/result`);
     assertProblem(res, 409);
+    assert.equal(problem(res).job_status, 'failed');
     assert.deepEqual(problem(res).error, { code: 'corrupt_image', message: 'bad' });
   });
 
@@ -329,6 +340,45 @@ describe('finished jobs (a test worker)', () => {
     assert.equal(await redis.exists(keys.input(body.id)), 0);
   });
 
+  test('/turdify/ answers a failed job with the status its error code calls for', async () => {
+    // What a client should see for each way a job can fail (the image's fault: 4xx; ours: 5xx).
+    const expected: Record<JobErrorCode, number> = {
+      corrupt_image: 422,
+      unsupported_image: 415,
+      too_large: 413,
+      input_expired: 410,
+      cancelled: 410,
+      unknown_emoji: 500,
+      internal: 500,
+      storage_full: 503,
+      timeout: 504,
+    };
+    const patient = createDeps({ ...config, SYNC_TIMEOUT_SECONDS: 60 }, log);
+    try {
+      const app = createApp(patient.deps);
+      await Promise.all(
+        JOB_ERROR_CODES.map(async (code) => {
+          const width = [...failByWidth].find(([, c]) => c === code)![0];
+          const png = await sharp({ create: { width, height: 8, channels: 3, background: 'grey' } })
+            .png()
+            .toBuffer();
+          const r = await request(app).post('/turdify/').attach('my_file', png, 'a.png');
+          assertProblem(r, expected[code]);
+          const p = problem(r);
+          assert.equal(p.type, `https://turdify.dev/problems/${code.replace(/_/g, '-')}`, code);
+          assert.equal(p.code, code);
+          // What POST /jobs and polling would show for the same job.
+          assert.deepEqual(p.error, { code, message: `failed with ${code}` });
+          assert.match(String(p.job_id), UUID);
+          const polled = await request(app).get(`/jobs/${String(p.job_id)}`);
+          assert.deepEqual(polled.body.error, p.error);
+        }),
+      );
+    } finally {
+      await patient.close();
+    }
+  });
+
   test('/turdify/ answers the PNG when the job completes', async () => {
     const r = await request(api.url).post('/turdify').attach('my_file', jpeg, 'face.jpg').buffer(true);
     assert.equal(r.status, 200, r.text);
@@ -338,7 +388,7 @@ describe('finished jobs (a test worker)', () => {
 });
 
 describe('Redis outage', () => {
-  test('503 + Retry-After while Redis is down, recovery after', async () => {
+  test('503 + Retry-After while Redis is down, recovery after', { skip: needsPrivateRedis }, async () => {
     const { body } = await submit();
     await redisServer.stop();
     try {

@@ -44,6 +44,7 @@ describe('built once, started without building', () => {
         const env = {
           ...process.env,
           REDIS_URL: redisServer.url,
+          KEY_PREFIX: redisServer.prefix,
           LOG_LEVEL: 'warn',
           WORKERS: '3',
           WORKER_HEARTBEAT_SECONDS: '1',

@@ -1,16 +1,12 @@
-// The service as separate OS processes on this machine, for failure tests: a private redis-server
-// (append-only file, fsync on every write), the API, and worker processes. Each process leads its
-// own process group so a test can SIGKILL it (and anything it started) and clean up whatever happens.
+// The service as separate OS processes on this machine, for failure tests: the API and worker
+// processes (Redis comes from ./redis.ts). Each process leads its own process group so a test can
+// SIGKILL it (and anything it started) and clean up whatever happens.
 // Workers get their own UTS namespace and hostname (`unshare --uts`, root only) where that works, so
 // they show up as separate hosts in GET /workers; they still share this machine's network and CPUs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pingRedis } from '../../shared/redis.js';
 import { repoRoot } from './fixtures.js';
-import { redisServerArgs } from './redis.js';
 
 export interface Proc {
   name: string;
@@ -70,54 +66,6 @@ export function canUnshareUts(): boolean {
     process.platform === 'linux' &&
     spawnSync('unshare', ['--uts', 'sh', '-c', 'hostname turdify-probe'], { stdio: 'ignore' }).status === 0;
   return unshareWorks;
-}
-
-export interface ClusterRedis {
-  url: string;
-  port: number;
-  proc(): Proc | undefined;
-  start(): Promise<void>;
-  /** SIGKILL: the machine died. With appendfsync always nothing acknowledged is lost. */
-  crash(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export async function startClusterRedis(port: number): Promise<ClusterRedis> {
-  const dir = mkdtempSync(join(tmpdir(), 'turdify-cluster-redis-'));
-  const url = `redis://127.0.0.1:${port}`;
-  let current: Proc | undefined;
-  const start = async () => {
-    const child = spawn('redis-server', redisServerArgs(port, dir, { appendonly: true, fsyncAlways: true }), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    current = track('redis', child);
-    const deadline = Date.now() + 15_000;
-    while (!(await pingRedis(url, 500))) {
-      if (!current.running() || Date.now() > deadline)
-        throw new Error(`redis-server did not start on ${url}\n${current.output()}`);
-      await sleep(50);
-    }
-  };
-  const crash = async () => {
-    const p = current;
-    current = undefined;
-    if (!p?.running()) return;
-    p.signal('SIGKILL');
-    await p.exited(10_000);
-  };
-  await start();
-  return {
-    url,
-    port,
-    proc: () => current,
-    start,
-    crash,
-    close: async () => {
-      await crash();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Starts api/main.ts or worker/main.ts from source under tsx, in a process group of its own. */

@@ -1,22 +1,41 @@
 // A private redis-server for one test file: started on a free port with a throw-away data dir,
-// so tests never touch shared state. Falls back to REDIS_URL when set (CI with an external Redis).
+// so tests never touch shared state. With REDIS_URL set (CI with an external Redis) the tests use
+// that server instead, under a key prefix of their own: they read and scan only that prefix, delete
+// every key under it when they close, and the tests that must stop and start Redis skip.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { configSchema } from '../../shared/config.js';
+import { pingRedis } from '../../shared/redis.js';
 
 export interface TestRedis {
   url: string;
   port: number;
+  /** KEY_PREFIX for everything this test file writes: pass it to every config and queue. */
+  prefix: string;
+  /** The private redis-server's process id (benchmarks read its CPU time); none on an external one. */
+  pid(): number | undefined;
   /** Stops the server (SIGTERM) without deleting its data, for outage tests. */
   stop(): Promise<void>;
   /** Starts it again on the same port and data dir. */
   start(): Promise<void>;
-  /** Stops it and removes its data dir. */
+  /** SIGKILL: the machine died. With appendfsync always nothing acknowledged is lost. */
+  crash(): Promise<void>;
+  /** Stops it and removes its data dir (external Redis: deletes every key under `prefix`). */
   close(): Promise<void>;
 }
+
+/**
+ * Why a test that stops, crashes or restarts Redis cannot run, or false when it can: pass it as
+ * node:test's `skip` option. Such tests only ever do that to a private redis-server.
+ */
+export const needsPrivateRedis: string | false = process.env.REDIS_URL
+  ? 'stops, starts or configures Redis, which the tests do only to a private redis-server (REDIS_URL is set)'
+  : false;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -28,24 +47,6 @@ export async function freePort(): Promise<number> {
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
   });
-}
-
-async function ping(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      await r.ping();
-      r.disconnect();
-      return;
-    } catch (err) {
-      r.disconnect();
-      if (Date.now() > deadline) throw err;
-      await new Promise((res) => setTimeout(res, 50));
-    }
-  }
 }
 
 /**
@@ -66,48 +67,99 @@ export function redisServerArgs(
   ];
 }
 
-/** For tests that configure their server (`args`): a shared REDIS_URL server cannot be reconfigured. */
-export const needsPrivateRedis = process.env.REDIS_URL
-  ? 'needs a private redis-server with its own settings (REDIS_URL is set)'
-  : false;
+/** Every key under `prefix:` (SCAN, never KEYS: an external Redis may be large and shared). */
+export async function prefixedKeys(redis: Redis, prefix: string, pattern = '*'): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:${pattern}`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...batch);
+  } while (cursor !== '0');
+  return found;
+}
 
+async function externalRedis(url: string): Promise<TestRedis> {
+  // Unique per test process, and matching no one else's keys: only ours are ever deleted.
+  const prefix = `turdify-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const refuse = async () => {
+    throw new Error(`will not stop, start or crash the external Redis at REDIS_URL (skip this test)`);
+  };
+  return {
+    url,
+    port: Number(new URL(url).port || 6379),
+    prefix,
+    pid: () => undefined,
+    stop: refuse,
+    start: refuse,
+    crash: refuse,
+    close: async () => {
+      const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+      redis.on('error', () => {});
+      try {
+        // Ours, and those of the prefixes some tests derive from it (`${prefix}m`): it is unique.
+        const keys: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          cursor = next;
+          keys.push(...batch);
+        } while (cursor !== '0');
+        for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
+      } finally {
+        redis.disconnect();
+      }
+    },
+  };
+}
+
+/** `args`: server settings (e.g. a small maxmemory); an external Redis cannot take them (needsPrivateRedis). */
 export async function startTestRedis(
-  opts: { appendonly?: boolean; args?: string[] } = {},
+  opts: { appendonly?: boolean; fsyncAlways?: boolean; args?: string[] } = {},
 ): Promise<TestRedis> {
-  if (process.env.REDIS_URL && !opts.args) {
-    const url = process.env.REDIS_URL;
-    return {
-      url,
-      port: Number(new URL(url).port || 6379),
-      stop: async () => {},
-      start: async () => {},
-      close: async () => {},
-    };
+  if (process.env.REDIS_URL) {
+    if (opts.args?.length) throw new Error(`${needsPrivateRedis}: skip this test`);
+    return externalRedis(process.env.REDIS_URL);
   }
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'turdify-redis-'));
   let proc: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
+  const args = redisServerArgs(port, dir, {
+    appendonly: opts.appendonly ?? false,
+    fsyncAlways: opts.fsyncAlways ?? false,
+    args: opts.args ?? [],
+  });
   const start = async () => {
-    const args = redisServerArgs(port, dir, { appendonly: opts.appendonly ?? false, args: opts.args ?? [] });
-    proc = spawn('redis-server', args, { stdio: 'ignore' });
-    await ping(url, 10_000);
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    proc = child;
+    const deadline = Date.now() + 15_000;
+    while (!(await pingRedis(url, 500))) {
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`redis-server did not start on ${url}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
   };
-  const stop = async () => {
+  const halt = (signal: NodeJS.Signals) => async () => {
     const p = proc;
     proc = undefined;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await new Promise<void>((res) => {
       p.once('exit', () => res());
-      p.kill('SIGTERM');
+      p.kill(signal);
     });
   };
+  const stop = halt('SIGTERM');
   await start();
   return {
     url,
     port,
+    // The default, as users run it: nothing else shares this server.
+    prefix: configSchema.shape.KEY_PREFIX.parse(undefined),
+    pid: () => proc?.pid,
     stop,
     start,
+    crash: halt('SIGKILL'),
     close: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
@@ -117,23 +169,22 @@ export async function startTestRedis(
 
 /** BullMQ's per-queue bookkeeping: lists and sets of ids and counters, no image data or face boxes. */
 const STRUCTURAL =
-  /^turdify:(jobs|webhooks):(meta|id|events|wait|active|completed|failed|delayed|prioritized|paused|stalled|stalled-check|marker|pc|limiter|waiting-children|de:.*)$/;
+  /^(jobs|webhooks):(meta|id|events|wait|active|completed|failed|delayed|prioritized|paused|stalled|stalled-check|marker|pc|limiter|waiting-children|de:.*)$/;
 
 /** API keys (a hash of each, and the name index) live until revoked. */
-const API_KEYS = /^turdify:(apikey:[0-9a-f]{64}|apikeys)$/;
+const API_KEYS = /^(apikey:[0-9a-f]{64}|apikeys)$/;
 
-/** Every key (BullMQ's structural ones and API keys aside) that has no TTL: the service must leave none. */
-export async function keysWithoutTtl(redis: Redis): Promise<string[]> {
+/**
+ * Every key under `prefix` (BullMQ's structural ones and API keys aside) that has no TTL: the
+ * service must leave none.
+ */
+export async function keysWithoutTtl(redis: Redis, prefix: string): Promise<string[]> {
   const forever: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'COUNT', 1000);
-    cursor = next;
-    for (const key of batch) {
-      if (STRUCTURAL.test(key) || API_KEYS.test(key)) continue;
-      if ((await redis.pttl(key)) < 0) forever.push(key);
-    }
-  } while (cursor !== '0');
+  for (const key of await prefixedKeys(redis, prefix)) {
+    const own = key.slice(prefix.length + 1);
+    if (STRUCTURAL.test(own) || API_KEYS.test(own)) continue;
+    if ((await redis.pttl(key)) < 0) forever.push(key);
+  }
   return forever;
 }
 

@@ -14,34 +14,56 @@ import { loadConfig, type Config } from '../../shared/config.js';
 import type { FaceBox } from '../../shared/jobs.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
-import { emojiPlacement } from '../../worker/overlay.js';
 import { encoder } from '../../worker/pipeline.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { evaluate, iou, loadFixtures, type Box, type Fixture } from '../helpers/fixtures.js';
 import type { JobView } from '../helpers/http.js';
-import { keysWithoutTtl, startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { keysWithoutTtl, prefixedKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
 
 /**
- * What the default detector (RetinaFace) scores on the fixture set (31 annotated faces). Lower these
- * only with a measured reason; a regression must fail here. The one face not matched is found and
- * covered: dlib_voc_2007_007763's face at [381, 89, 45, 44], whose box meets dlib's square one at
- * IoU 0.48. The "false" ones are listed in UNANNOTATED.
+ * Faces the default detector misses today, each with its reason. Every other annotated face must be
+ * found and covered; a new miss fails, and so does a listed one that is now covered (then shorten
+ * the list: it is the floor).
  */
-const FLOOR = { tp: 30, fp: 4 };
+const KNOWN_MISSES: { file: string; box: Box; reason: string }[] = [];
+
+/** Faces at least this big (evaluate.mjs's size: √(w·h)) must be covered: every face annotated here. */
+const MIN_FACE_PX = 20;
+
+/**
+ * A face is covered when at least half its annotated box changed (some RGB channel by more than 16
+ * of 255) against the input encoded the same way without emoji. Measured when this was written:
+ * every found face 0.74–1.00 (the lowest are FDDB's boxes, ellipse-derived and taller than the
+ * face: the emoji's square covers their middle); the missed face 0.00.
+ */
+const COVERED = 0.5;
+const CHANGED_BY = 16;
+
+const fixtureList = loadFixtures();
+const annotatedFaces = fixtureList.reduce((n, f) => n + f.faces.length, 0);
 
 /**
  * Reported faces no annotation has, per photo, each looked at (docs/detection.md, "Known limits"):
- * three real background faces in dlib_voc_2008_002079 (people at the bar and the next table), a
- * dark head in wider_train_43's bottom-left corner, and in neg_dlib_dogs two dogs' faces (RetinaFace
- * and SSD alike score them as faces) and a small patch beside them.
+ * RetinaFace finds faces the annotators left out. Three real background faces in
+ * dlib_voc_2008_002079 (people at the bar and the next table), a dark head in wider_train_43's
+ * bottom-left corner, in neg_dlib_dogs two dogs' faces (RetinaFace and SSD alike score them as
+ * faces) and a small patch beside them; and one box that is a real face but meets dlib's square
+ * annotation at IoU 0.48.
  */
 const UNANNOTATED: Record<string, number> = {
-  'dlib_voc_2007_007763.jpg': 1, // the face above, at IoU 0.48 with its box
+  'dlib_voc_2007_007763.jpg': 1, // its face at [381, 89, 45, 44], found at IoU 0.48 with that box
   'dlib_voc_2008_002079.jpg': 3,
   'wider_train_43_Row_Boat_Canoe_43_908.jpg': 1,
   'neg_dlib_dogs.jpg': 3, // two dogs' faces (0.91, 0.82) and a small patch by a box's label (0.35)
 };
+
+/**
+ * The score floor, from the annotations: every annotated face found but the known misses and the
+ * one found at IoU 0.48 (UNANNOTATED), and evaluate.mjs's false ones at most what it counted when
+ * this was written (the unannotated background faces above).
+ */
+const FLOOR = { tp: annotatedFaces - KNOWN_MISSES.length - 1, fp: 4 };
 
 const asBox = (f: FaceBox): Box => [f.x, f.y, f.width, f.height];
 const log = createLogger('fixtures-test', 'silent');
@@ -65,6 +87,40 @@ function meanDiff(a: Buffer, b: Buffer, width: number, r: { x: number; y: number
     }
   }
   return sum / (3 * r.w * r.h);
+}
+
+/** A box in pixels, inside the image. */
+function pixelBox(b: Box, width: number, height: number) {
+  const x = Math.max(0, Math.round(b[0]));
+  const y = Math.max(0, Math.round(b[1]));
+  return {
+    x,
+    y,
+    w: Math.max(1, Math.min(width, Math.round(b[0] + b[2])) - x),
+    h: Math.max(1, Math.min(height, Math.round(b[1] + b[3])) - y),
+  };
+}
+
+/** Fraction of a rectangle's pixels where some RGB channel differs by more than CHANGED_BY. */
+function changedFraction(
+  a: Buffer,
+  b: Buffer,
+  width: number,
+  r: { x: number; y: number; w: number; h: number },
+) {
+  let changed = 0;
+  for (let y = r.y; y < r.y + r.h; y++) {
+    for (let x = r.x; x < r.x + r.w; x++) {
+      const i = (y * width + x) * 3;
+      const d = Math.max(
+        Math.abs(a[i]! - b[i]!),
+        Math.abs(a[i + 1]! - b[i + 1]!),
+        Math.abs(a[i + 2]! - b[i + 2]!),
+      );
+      if (d > CHANGED_BY) changed++;
+    }
+  }
+  return changed / (r.w * r.h);
 }
 
 /** The square window (side ≥ 16) on a grid that lies farthest from every emoji, or null. */
@@ -100,11 +156,11 @@ describe('the fixture photos through the service', () => {
   let worker: RunningWorker;
   let redis: Redis;
   const outcomes: Outcome[] = [];
-  const fixtures = loadFixtures();
+  const fixtures = fixtureList;
 
   before(async () => {
     redisServer = await startTestRedis();
-    config = loadConfig({ REDIS_URL: redisServer.url });
+    config = loadConfig({ REDIS_URL: redisServer.url, KEY_PREFIX: redisServer.prefix });
     const built = createDeps(config, log);
     app = createApp(built.deps);
     closeDeps = built.close;
@@ -189,24 +245,37 @@ describe('the fixture photos through the service', () => {
     }
   });
 
-  it('covers every found face and leaves far regions alone', () => {
+  it('covers every annotated face of 20 px or more (the known misses aside)', () => {
+    const uncovered: string[] = [];
+    const nowCovered: string[] = [];
+    let checked = 0;
+    for (const { fixture, reencoded, output, input } of outcomes) {
+      for (const gt of fixture.faces.filter((b) => Math.sqrt(b[2] * b[3]) >= MIN_FACE_PX)) {
+        const r = pixelBox(gt, input.width, input.height);
+        const covered = changedFraction(reencoded.data, output.data, input.width, r) >= COVERED;
+        const known = KNOWN_MISSES.some((m) => m.file === fixture.file && iou(m.box, gt) > 0.9);
+        const what = `${fixture.file} ${JSON.stringify(gt)}`;
+        if (!covered && !known) uncovered.push(what);
+        if (covered && known) nowCovered.push(what);
+        checked++;
+      }
+    }
+    console.log(`# fixtures: ${checked} annotated faces checked, ${KNOWN_MISSES.length} known misses`);
+    assert.equal(checked, annotatedFaces, 'every annotated face is at least 20 px');
+    assert.deepEqual(uncovered, [], 'annotated faces left uncovered');
+    assert.deepEqual(nowCovered, [], 'known misses now covered: remove them from KNOWN_MISSES');
+  });
+
+  it('changes nothing far from the faces it reports', () => {
     let farChecked = 0;
     for (const { fixture, job, input, reencoded, output } of outcomes) {
-      const covered = job.faces!.map((f) => {
-        const p = emojiPlacement(f, input.width, input.height)!;
-        return { x: p.left, y: p.top, w: p.crop.width, h: p.crop.height };
+      // An emoji reaches 0.225 × the box's longer side past each edge (overlay.ts: 1.45 × the
+      // longer side, centred); JPEG spreads a change over its 16-px blocks. Twice that is far.
+      const near = job.faces!.map((f) => {
+        const m = Math.max(f.width, f.height) / 2 + 32;
+        return { x: f.x - m, y: f.y - m, w: f.width + 2 * m, h: f.height + 2 * m };
       });
-      for (const face of job.faces!) {
-        const r = {
-          x: Math.round(face.x),
-          y: Math.round(face.y),
-          w: Math.max(1, Math.floor(face.width)),
-          h: Math.max(1, Math.floor(face.height)),
-        };
-        const d = meanDiff(input.data, output.data, input.width, r);
-        assert.ok(d > 25, `${fixture.file}: face ${JSON.stringify(face)} barely changed (${d.toFixed(1)})`);
-      }
-      const far = farRegion(input.width, input.height, covered);
+      const far = farRegion(input.width, input.height, near);
       if (!far) continue;
       farChecked++;
       // JPEG blocks away from any emoji encode exactly as they would without one.
@@ -271,11 +340,11 @@ describe('the fixture photos through the service', () => {
 
   it('deletes every key of a job on DELETE', async () => {
     const { job } = outcomes[0]!;
-    const before = await redis.keys(`*${job.id}*`);
+    const before = await prefixedKeys(redis, config.KEY_PREFIX, `*${job.id}*`);
     assert.ok(before.length >= 2, `expected the job hash and result, found ${before.join(', ')}`);
     const res = await request(app).delete(`/jobs/${job.id}`);
     assert.equal(res.status, 204);
-    assert.deepEqual(await redis.keys(`*${job.id}*`), []);
+    assert.deepEqual(await prefixedKeys(redis, config.KEY_PREFIX, `*${job.id}*`), []);
     assert.equal((await request(app).get(`/jobs/${job.id}`)).status, 404);
     assert.equal((await request(app).get(`/jobs/${job.id}/result`)).status, 404);
   });
@@ -283,7 +352,7 @@ describe('the fixture photos through the service', () => {
   it('gives every key it wrote a TTL (BullMQ bookkeeping aside)', async () => {
     // The worker sets the job record's TTL just after completion: allow it a moment.
     await sleep(200);
-    assert.deepEqual(await keysWithoutTtl(redis), [], 'keys without a TTL');
-    assert.ok((await redis.dbsize()) > 0);
+    assert.deepEqual(await keysWithoutTtl(redis, config.KEY_PREFIX), [], 'keys without a TTL');
+    assert.ok((await prefixedKeys(redis, config.KEY_PREFIX)).length > 0, 'the scan saw our keys');
   });
 });

@@ -40,7 +40,7 @@ describe('memory budget', { skip: needsPrivateRedis }, () => {
     redis = await connect();
   });
   after(async () => {
-    assert.deepEqual(await keysWithoutTtl(redis), [], 'every key the ledger writes has a TTL');
+    assert.deepEqual(await keysWithoutTtl(redis, server.prefix), [], 'every key the ledger writes has a TTL');
     for (const c of connections) c.disconnect();
     await server.close();
   });

@@ -1,8 +1,9 @@
 // The onnx backend against face-api on WebAssembly, on every fixture photo: the same faces (boxes at
-// IoU ≥ 0.95, scores within 0.02), the same scores from ../shared/tools/evaluate.mjs, and a model
-// file that is rebuilt byte for byte from face-api's weights. Real inference on both sides.
+// IoU ≥ 0.9999, scores within 5e-5: what docs/onnx.md states), the same scores from
+// ../shared/tools/evaluate.mjs, and a model file that is rebuilt byte for byte from face-api's
+// weights. Real inference on both sides.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -16,7 +17,7 @@ import {
   type RgbImage,
 } from '../../worker/detectors/index.js';
 import { selfCheckImage } from '../../worker/detectors/selfCheck.js';
-import { ensureModel, SSD_MODEL } from '../../worker/onnx/modelFile.js';
+import { defaultModelPath, ensureModel, SSD_MODEL } from '../../worker/onnx/modelFile.js';
 import { readMetadata } from '../../worker/onnx/onnxProto.js';
 import { onnxThreads } from '../../worker/onnx/runtime.js';
 import { buildSsdMobilenetv1Onnx } from '../../worker/onnx/ssdMobilenetv1.js';
@@ -25,8 +26,18 @@ import { evaluate, iou, loadFixtures, type Box } from '../helpers/fixtures.js';
 import { detectionCopy } from './images.js';
 
 const log = createLogger('onnx-test', 'silent');
-const MIN_IOU = 0.95;
-const MAX_SCORE_DIFF = 0.02;
+/**
+ * docs/onnx.md quotes these two: change both together. The worst seen when they were set (printed
+ * below on every run): IoU 0.999989 and a score 8e-6 apart, on the raw boxes down to score 0.2.
+ */
+const MIN_IOU = 0.9999;
+const MAX_SCORE_DIFF = 5e-5;
+
+/**
+ * models/ssd_mobilenetv1.onnx as `npm ci` (or an earlier run) left it, read before anything in this
+ * process can call ensureModel(), which rebuilds a stale file.
+ */
+const modelOnDisk = existsSync(defaultModelPath) ? readFileSync(defaultModelPath) : undefined;
 /** Low enough that uncertain boxes are compared too. */
 const RAW_THRESHOLD = 0.2;
 
@@ -121,13 +132,20 @@ describe('onnx backend', () => {
   it(`gives the same raw SSD boxes down to score ${RAW_THRESHOLD}`, async () => {
     const failures: string[] = [];
     let boxes = 0;
+    const worst = { iou: 1, score: 0 };
     for (const f of fixtures) {
       const img = images.get(f.file)!;
       const a = await wasm.detect(img, RAW_THRESHOLD);
       const b = await onnx.detect(img, RAW_THRESHOLD);
       boxes += a.length;
-      failures.push(...compare(a, b).problems.map((p) => `${f.file}: ${p}`));
+      const d = compare(a, b);
+      worst.iou = Math.min(worst.iou, d.worstIou);
+      worst.score = Math.max(worst.score, d.worstScore);
+      failures.push(...d.problems.map((p) => `${f.file}: ${p}`));
     }
+    console.log(
+      `# raw SSD, ${boxes} boxes: min IoU ${worst.iou.toFixed(6)}, max score diff ${worst.score.toExponential(1)}`,
+    );
     assert.deepEqual(failures, []);
     assert.ok(boxes > 30, `only ${boxes} boxes compared`);
   });
@@ -157,8 +175,11 @@ describe('onnx backend', () => {
     const a = buildSsdMobilenetv1Onnx();
     const b = buildSsdMobilenetv1Onnx();
     assert.ok(Buffer.from(a.bytes).equals(Buffer.from(b.bytes)), 'two builds differ');
-    const onDisk = ensureModel(SSD_MODEL);
-    assert.ok(Buffer.from(onDisk.bytes).equals(Buffer.from(a.bytes)), 'models/ssd_mobilenetv1.onnx is stale');
+    assert.ok(modelOnDisk, `${defaultModelPath} is missing: npm run models`);
+    assert.ok(
+      modelOnDisk.equals(Buffer.from(a.bytes)),
+      `${defaultModelPath} differs from a fresh build (stale, or the build is not deterministic): npm run models`,
+    );
     const meta = readMetadata(a.bytes);
     assert.match(meta.source_sha256 ?? '', /^[0-9a-f]{64}$/);
     assert.equal(meta.source_sha256, a.metadata.source_sha256);

@@ -37,7 +37,7 @@ before(async () => {
   server = await startTestRedis();
   config = loadConfig({
     REDIS_URL: server.url,
-    KEY_PREFIX: `access${process.pid}`,
+    KEY_PREFIX: server.prefix,
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',

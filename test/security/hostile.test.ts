@@ -33,7 +33,12 @@ before(async () => {
   redis = await startTestRedis();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const env = { REDIS_URL: redis.url, PORT: String(port), RATE_LIMIT_PER_MINUTE: '0' };
+  const env = {
+    REDIS_URL: redis.url,
+    KEY_PREFIX: redis.prefix,
+    PORT: String(port),
+    RATE_LIMIT_PER_MINUTE: '0',
+  };
   api = startService('api', env);
   worker = startService('worker', { ...env, WORKER_HEARTBEAT_SECONDS: '1' });
   await waitHttp(`${base}/healthz`);

@@ -37,6 +37,7 @@ before(async () => {
   await waitReady(redis, 5000);
   base = loadConfig({
     REDIS_URL: server.url,
+    KEY_PREFIX: server.prefix,
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_MINUTE: '0',
     DAILY_JOB_QUOTA: '0',
@@ -50,7 +51,7 @@ after(async () => {
 });
 
 /** An app (an API process) on its own key prefix, or on `prefix` to share one with another app. */
-async function app(env: Partial<Config>, prefix = `limits${process.pid}x${++prefixes}`) {
+async function app(env: Partial<Config>, prefix = `${base.KEY_PREFIX}x${++prefixes}`) {
   const config = { ...base, KEY_PREFIX: prefix, ...env };
   const built = createDeps(config, log);
   closers.push(built.close);
@@ -94,7 +95,7 @@ describe('RATE_LIMIT_PER_MINUTE', () => {
   });
 
   test('one limit across API processes sharing a Redis', async () => {
-    const prefix = `limits${process.pid}shared`;
+    const prefix = `${base.KEY_PREFIX}shared`;
     const one = await app({ RATE_LIMIT_PER_MINUTE: 2 }, prefix);
     const two = await app({ RATE_LIMIT_PER_MINUTE: 2 }, prefix);
     assert.equal((await submit(one.app)).status, 202);

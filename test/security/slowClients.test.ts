@@ -26,7 +26,7 @@ before(async () => {
   api = await startApi(
     loadConfig({
       REDIS_URL: server.url,
-      KEY_PREFIX: `slow${process.pid}`,
+      KEY_PREFIX: server.prefix,
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',

@@ -9,6 +9,7 @@ import type { FaceBox } from '../../shared/jobs.js';
 import type { FaceDetector } from '../../worker/detectors/index.js';
 import { processImage, type PipelineDeps } from '../../worker/pipeline.js';
 import { fixturesDir, iou, loadFixtures, type Box } from '../helpers/fixtures.js';
+import { hevcHeic } from '../helpers/images.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
 
 const opts = { emoji: 'poop', format: 'jpeg' as const, minConfidence: 0.5 };
@@ -92,6 +93,24 @@ describe('processImage', () => {
       processImage(Buffer.from('not an image at all'), opts, deps),
       (err: unknown) => err instanceof JobFailure && err.code === 'corrupt_image',
     );
+  });
+
+  it('fails an image in a codec this libvips lacks with unsupported_image (an HEVC HEIC)', async () => {
+    const heic = await hevcHeic(join(fixturesDir, 'astronaut.png'));
+    assert.equal((await sharp(heic).metadata()).format, 'heif', 'the header reads as HEIF');
+    await assert.rejects(
+      processImage(heic, opts, deps),
+      (err: unknown) => err instanceof JobFailure && err.code === 'unsupported_image',
+    );
+  });
+
+  it('refuses to decode more than maxPixels with too_large, whatever the header told the API', async () => {
+    const bytes = read('fddb_2002_08_09_img_579.jpg'); // 300 × 450
+    await assert.rejects(
+      processImage(bytes, opts, { ...deps, maxPixels: 300 * 450 - 1 }),
+      (err: unknown) => err instanceof JobFailure && err.code === 'too_large',
+    );
+    assert.equal((await processImage(bytes, opts, { ...deps, maxPixels: 300 * 450 })).width, 300);
   });
 
   it('does not leak TensorFlow.js tensors: the count after 50 jobs equals the count after 1', async () => {

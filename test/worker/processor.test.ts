@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
+import sharp from 'sharp';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { parseFailure } from '../../shared/errors.js';
 import { RedisImageStore } from '../../shared/imageStore.js';
@@ -16,7 +17,8 @@ import { openQueue, type TurdifyQueue } from '../../shared/queue.js';
 import { createRedis } from '../../shared/redis.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { hevcHeic } from '../helpers/images.js';
+import { prefixedKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
 
 describe('worker with a real Redis', () => {
@@ -32,16 +34,23 @@ describe('worker with a real Redis', () => {
     return c;
   };
   let running: RunningWorker;
-  const keys = redisKeys('turdify');
+  let keys: ReturnType<typeof redisKeys>;
 
   before(async () => {
     server = await startTestRedis();
-    config = loadConfig({ REDIS_URL: server.url, JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '10' });
+    config = loadConfig({
+      REDIS_URL: server.url,
+      KEY_PREFIX: server.prefix,
+      JOB_ATTEMPTS: '3',
+      JOB_BACKOFF_MS: '10',
+      MAX_PIXELS: '1000000',
+    });
+    keys = redisKeys(config.KEY_PREFIX);
     redis = createRedis(server.url, 'blocking');
     queue = openQueue(config, connect());
     events = new QueueEvents(QUEUE_NAME, {
       connection: connect(),
-      prefix: 'turdify',
+      prefix: config.KEY_PREFIX,
     });
     await events.waitUntilReady();
     running = await startWorker({
@@ -98,6 +107,23 @@ describe('worker with a real Redis', () => {
     assert.equal(nextJob.returnvalue.faces.length, 1);
   });
 
+  it('fails, once, with too_large past MAX_PIXELS and unsupported_image for a codec it lacks', async () => {
+    const big = await sharp(join(fixturesDir, 'fddb_2002_08_09_img_579.jpg'))
+      .resize(1200, 1000)
+      .jpeg()
+      .toBuffer();
+    const heic = await hevcHeic(join(fixturesDir, 'astronaut.png'));
+    for (const [bytes, code] of [
+      [big, 'too_large'],
+      [heic, 'unsupported_image'],
+    ] as const) {
+      const job = await outcome(await submit(bytes));
+      assert.equal(await job.getState(), 'failed');
+      assert.equal(parseFailure(job.failedReason).code, code);
+      assert.equal(job.attemptsMade, 1, `${code} is not retried`);
+    }
+  });
+
   it('fails with input_expired when the upload is gone', async () => {
     const job = await outcome(await submit(null));
     assert.equal(parseFailure(job.failedReason).code, 'input_expired');
@@ -118,7 +144,7 @@ describe('worker with a real Redis', () => {
   });
 
   it('lists itself in the fleet registry', async () => {
-    const [entry] = await redis.keys(keys.workerPattern);
+    const [entry] = await prefixedKeys(redis, config.KEY_PREFIX, 'worker:*');
     assert.ok(entry);
     assert.equal(await redis.hget(entry, 'backend'), running.detector.backend);
     assert.ok((await redis.ttl(entry)) > 0);

@@ -47,6 +47,7 @@ describe('a slow model and the job lock', () => {
     server = await startTestRedis();
     config = loadConfig({
       REDIS_URL: server.url,
+      KEY_PREFIX: server.prefix,
       WORKER_LOCK_MS: String(LOCK_MS),
       WORKER_STALLED_INTERVAL_MS: '500',
       WORKER_MAX_STALLED_COUNT: '1',
