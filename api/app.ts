@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { ApiDeps } from './deps.js';
 import { createMetrics } from './metrics.js';
 import { HttpProblem, problemHandler, sendProblem } from './problem.js';
+import { coversRouter } from './routes/covers.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
@@ -19,7 +20,7 @@ const KNOWN_PATHS: { pattern: RegExp; allow: string[] }[] = [
   { pattern: /^\/jobs\/[^/]+\/result\/?$/, allow: ['GET', 'HEAD'] },
   { pattern: /^\/jobs\/[^/]+\/events\/?$/, allow: ['GET'] },
   { pattern: /^\/turdify\/?$/, allow: ['POST'] },
-  { pattern: /^\/(emojis|healthz|readyz|workers|metrics)\/?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/(covers|emojis|healthz|readyz|workers|metrics)\/?$/, allow: ['GET', 'HEAD'] },
 ];
 
 export function createApp(deps: ApiDeps): Express {
@@ -43,6 +44,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(eventsRouter(deps));
   app.use(turdifyRouter(deps));
   app.use(workersRouter(deps));
+  app.use(coversRouter());
 
   app.use((req: Request, res: Response, _next: NextFunction) => {
     const known = KNOWN_PATHS.find((k) => k.pattern.test(req.path));

@@ -12,7 +12,7 @@ import type { RedisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { enqueueWebhook, webhookEvent, type WebhookQueue } from '../shared/webhooks.js';
 import type { FaceDetector } from './detector.js';
-import type { RenderEmoji } from './overlay.js';
+import type { RenderEmoji } from './covers/index.js';
 import { processImage } from './pipeline.js';
 
 export interface ProcessorDeps {
@@ -86,7 +86,9 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
       };
       progress(5);
       const out = await withTimeout(
-        processImage(input, job.data.options, pipelineDeps, (_stage, percent) => progress(percent)),
+        processImage(input, { ...job.data.options, seed: id }, pipelineDeps, (_stage, percent) =>
+          progress(percent),
+        ),
         config.JOB_TIMEOUT_SECONDS * 1000,
       );
       await Promise.all([cancelled(id), store.putResult(id, out.output)]).catch(async (err: unknown) => {

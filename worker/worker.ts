@@ -16,7 +16,7 @@ import { enqueueWebhook, openWebhookQueue, webhookEvent } from '../shared/webhoo
 import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
 import type { FaceDetector } from './detector.js';
 import { startDetectorThread } from './detectorThread.js';
-import type { RenderEmoji } from './overlay.js';
+import type { RenderEmoji } from './covers/index.js';
 import { createProcessor, type TurdifyJob } from './processor.js';
 import { startWebhookWorker } from './webhookWorker.js';
 

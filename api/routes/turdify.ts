@@ -1,12 +1,13 @@
-// POST /turdify/: the synchronous call (upload in field "my_file", PNG back in the same response).
+// POST /turdify/: the synchronous call (upload in field "my_file", PNG back in the same response;
+// cover options as query parameters).
 // It is the asynchronous job underneath, awaited up to SYNC_TIMEOUT_SECONDS.
 import { Router } from 'express';
-import { DEFAULT_EMOJI } from '../../shared/emojis.js';
 import { parseFailure } from '../../shared/errors.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
 import { inspectImage } from '../inspectImage.js';
 import { jobUrls } from '../jobView.js';
 import { lookupJobWhenEnded } from '../jobLookup.js';
+import { parseOptions, SYNC_OPTION_NAMES } from '../options.js';
 import { HttpProblem } from '../problem.js';
 import { imageUpload, uploadedBytes } from '../upload.js';
 import { submitJob } from './jobs.js';
@@ -20,14 +21,15 @@ export function turdifyRouter(deps: ApiDeps): Router {
     async (req, res) => {
       const bytes = uploadedBytes(req, 'my_file');
       const info = await inspectImage(bytes, { maxPixels: config.MAX_PIXELS });
-      const job = await submitJob(
-        deps,
-        {
-          options: { emoji: DEFAULT_EMOJI, format: 'png', minConfidence: config.MIN_CONFIDENCE },
-          input: { ...info, bytes: bytes.length },
-        },
-        bytes,
+      // Options come as query parameters only: the 2021 clients send just the file, and other form
+      // fields are ignored as they were then. PNG unless asked otherwise, as then.
+      const { options } = parseOptions(
+        req.query,
+        undefined,
+        { minConfidence: config.MIN_CONFIDENCE, inputFormat: info.format, format: 'png' },
+        SYNC_OPTION_NAMES,
       );
+      const job = await submitJob(deps, { options, input: { ...info, bytes: bytes.length } }, bytes);
       const id = String(job.id);
       // The same wait as GET /jobs/:id?wait=N, bounded by SYNC_TIMEOUT_SECONDS.
       const found = await lookupJobWhenEnded(deps, id, config.SYNC_TIMEOUT_SECONDS * 1000, res);

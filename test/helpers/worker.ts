@@ -2,7 +2,7 @@
 import { createEmojiRenderer } from '../../shared/emojiRenderer.js';
 import { createLogger } from '../../shared/logger.js';
 import { createFaceApiDetector, type FaceDetector } from '../../worker/detector.js';
-import type { RenderEmoji } from '../../worker/overlay.js';
+import type { RenderEmoji } from '../../worker/covers/index.js';
 
 let detector: Promise<FaceDetector> | undefined;
 
@@ -17,4 +17,4 @@ export function sharedDetector(): Promise<FaceDetector> {
 }
 
 const renderer = createEmojiRenderer();
-export const renderEmoji: RenderEmoji = (name, size) => renderer.render(name, size);
+export const renderEmoji: RenderEmoji = (name, size, angle) => renderer.render(name, size, angle);

@@ -14,7 +14,7 @@ import { loadConfig, type Config } from '../../shared/config.js';
 import type { FaceBox } from '../../shared/jobs.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
-import { emojiPlacement } from '../../worker/overlay.js';
+import { coverLayers } from '../../worker/covers/index.js';
 import { encoder } from '../../worker/pipeline.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { evaluate, iou, loadFixtures, type Box, type Fixture } from '../helpers/fixtures.js';
@@ -174,13 +174,20 @@ describe('the fixture photos through the service', () => {
     }
   });
 
-  it('covers every found face and leaves far regions alone', () => {
+  it('covers every found face and leaves far regions alone', async () => {
     let farChecked = 0;
     for (const { fixture, job, input, reencoded, output } of outcomes) {
-      const covered = job.faces!.map((f) => {
-        const p = emojiPlacement(f, input.width, input.height)!;
-        return { x: p.left, y: p.top, w: p.crop.width, h: p.crop.height };
-      });
+      // Where the worker pasted: the default cover's layers for these faces.
+      const layers = await coverLayers(
+        job.faces!,
+        { format: 'jpeg', minConfidence: 0.5 },
+        {
+          image: { ...input, channels: 3 },
+          renderEmoji,
+          seed: job.id,
+        },
+      );
+      const covered = layers.map((l) => ({ x: l.left!, y: l.top!, w: l.raw!.width, h: l.raw!.height }));
       for (const face of job.faces!) {
         const r = {
           x: Math.round(face.x),

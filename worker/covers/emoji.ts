@@ -1,0 +1,235 @@
+// mode=emoji: an emoji over each face, turned with the face, sized from the art's own opaque shape
+// so that it hides the whole face box at any angle.
+import { createHash } from 'node:crypto';
+import sharp, { type OverlayOptions } from 'sharp';
+import { emojiList, RANDOM_EMOJI, type Cover } from '../../shared/covers.js';
+import { MAX_EMOJI_SIZE, rotatedSide } from '../../shared/emojiRenderer.js';
+import { EMOJIS } from '../../shared/emojis.js';
+import type { FaceBox } from '../../shared/jobs.js';
+import { clipRect, faceRoll, type Rect } from './geometry.js';
+import type { CoverFn, RawEmoji, RenderEmoji } from './types.js';
+
+/**
+ * How far the art is opaque from its centre, per degree: radius[k] is the distance along the ray
+ * at k° (clockwise from +x, as seen) to the first pixel under OPAQUE alpha, as a fraction of the
+ * half side. A round emoji is ≈ 0.95 all round; poop's notches between its coils come down to 0.66,
+ * which is why a fixed "1.45 × the box" square (the old rule, resting on the inscribed circle)
+ * left the box's upper corners showing.
+ */
+export interface ArtProfile {
+  radius: Float64Array;
+}
+
+/** Alpha counted as hiding what is under it. */
+export const OPAQUE = 250;
+/** Side of the raster the profile is measured on (one pixel is 0.4 % of the half side). */
+export const PROFILE_SIDE = 512;
+/** The emoji's centre may move along the face's vertical axis by this much of the box's longer side. */
+export const MAX_SHIFT = 0.25;
+const SHIFT_STEP = 0.01;
+/** Points sampled along each side of the box. */
+const SAMPLES_PER_SIDE = 48;
+
+export function artProfile(art: RawEmoji): ArtProfile {
+  const s = art.width;
+  const c = s / 2;
+  const alpha = (x: number, y: number) => {
+    const xi = Math.min(s - 1, Math.max(0, Math.floor(x)));
+    const yi = Math.min(s - 1, Math.max(0, Math.floor(y)));
+    return art.data[(yi * s + xi) * 4 + 3]!;
+  };
+  const raw = new Float64Array(360);
+  for (let k = 0; k < 360; k++) {
+    const a = (k * Math.PI) / 180;
+    let r = 0;
+    while (r < c && alpha(c + r * Math.cos(a), c + r * Math.sin(a)) >= OPAQUE) r += 0.5;
+    raw[k] = r;
+  }
+  // Conservative between the sampled rays: the smallest of each ray and its neighbours, less a pixel.
+  const radius = new Float64Array(360);
+  for (let k = 0; k < 360; k++) {
+    const r = Math.min(raw[(k + 359) % 360]!, raw[k]!, raw[(k + 1) % 360]!) - 1;
+    // A guard for broken art (the asset check requires an opaque centre): never a zero radius.
+    radius[k] = Math.max(0.2, r / c);
+  }
+  return { radius };
+}
+
+/** Box outline points, relative to the box's centre. */
+function outline(w: number, h: number): [number, number][] {
+  const pts: [number, number][] = [];
+  for (let i = 0; i < SAMPLES_PER_SIDE; i++) {
+    const t = i / SAMPLES_PER_SIDE;
+    pts.push(
+      [-w / 2 + t * w, -h / 2],
+      [w / 2, -h / 2 + t * h],
+      [w / 2 - t * w, h / 2],
+      [-w / 2, h / 2 - t * h],
+    );
+  }
+  return pts;
+}
+
+/**
+ * The smallest emoji square (side, centre) whose opaque art, turned by `angle` degrees, contains the
+ * face box. The art's opaque part is star-shaped around its centre by construction (rays), so when
+ * the centre lies in the box, containing the box's outline means containing the box. The centre is
+ * the box's, or moved along the face's vertical axis when that lets a smaller emoji do (poop is
+ * wider low down).
+ */
+export function emojiFit(face: FaceBox, angle: number, profile: ArtProfile) {
+  const a = (angle * Math.PI) / 180;
+  const cos = Math.cos(a);
+  const sin = Math.sin(a);
+  const pts = outline(face.width, face.height);
+  const longer = Math.max(face.width, face.height);
+  let best = { side: Infinity, ox: 0, oy: 0 };
+  const steps = Math.round(MAX_SHIFT / SHIFT_STEP);
+  // 0, +1, −1, +2, … so that ties keep the emoji centred.
+  for (let n = 0; n <= 2 * steps; n++) {
+    const t = (n % 2 === 0 ? -n / 2 : (n + 1) / 2) * SHIFT_STEP;
+    // The face's "up", turned with it.
+    const ox = t * longer * sin;
+    const oy = -t * longer * cos;
+    if (Math.abs(ox) > face.width / 2 || Math.abs(oy) > face.height / 2) continue;
+    let side = 0;
+    for (const [px, py] of pts) {
+      const qx = px - ox;
+      const qy = py - oy;
+      // Into the art's own frame: turn back by the angle.
+      const ux = qx * cos + qy * sin;
+      const uy = -qx * sin + qy * cos;
+      const k = Math.round((Math.atan2(uy, ux) * 180) / Math.PI + 360) % 360;
+      side = Math.max(side, (2 * Math.hypot(ux, uy)) / profile.radius[k]!);
+    }
+    if (side < best.side - 1e-9) best = { side, ox, oy };
+  }
+  return {
+    side: best.side,
+    cx: face.x + face.width / 2 + best.ox,
+    cy: face.y + face.height / 2 + best.oy,
+  };
+}
+
+export interface EmojiPlacement {
+  /** Side of the upright emoji square, and the whole degrees it is turned by. */
+  side: number;
+  angle: number;
+  /** Side of the turned square's raster (rotatedSide). */
+  turned: number;
+  /** Where the visible part goes in the image, and which part of the raster that is. */
+  left: number;
+  top: number;
+  crop: Rect;
+}
+
+/** Where one face's emoji goes; null when it would fall entirely outside the image. */
+export function emojiPlacement(
+  face: FaceBox,
+  profile: ArtProfile,
+  scale: number,
+  imageWidth: number,
+  imageHeight: number,
+): EmojiPlacement | null {
+  // Whole degrees: the renderer caches per angle, and half a degree is invisible.
+  const angle = Math.round(faceRoll(face).angle);
+  const fit = emojiFit(face, angle, profile);
+  const side = Math.max(1, Math.ceil(fit.side * scale));
+  const turned = rotatedSide(side, angle);
+  const x0 = Math.round(fit.cx - turned / 2);
+  const y0 = Math.round(fit.cy - turned / 2);
+  const visible = clipRect(x0, y0, x0 + turned, y0 + turned, imageWidth, imageHeight);
+  if (!visible) return null;
+  return {
+    side,
+    angle,
+    turned,
+    left: visible.left,
+    top: visible.top,
+    crop: { ...visible, left: visible.left - x0, top: visible.top - y0 },
+  };
+}
+
+/**
+ * The emoji of each face: the names of a list in turn, or for `random` a shuffle of the catalogue
+ * seeded by the job (a new shuffle each round when there are more faces than emoji), so neighbours
+ * differ and a job retried covers the same way.
+ */
+export function emojiChoice(spec: string, count: number, seed: string): string[] {
+  const names = spec === RANDOM_EMOJI ? [] : emojiList(spec);
+  const out: string[] = [];
+  for (let round = 0; out.length < count; round++) {
+    out.push(
+      ...(spec === RANDOM_EMOJI
+        ? shuffled(
+            EMOJIS.map((e) => e.name),
+            `${seed}\u0000${round}`,
+          )
+        : names),
+    );
+  }
+  return out.slice(0, count);
+}
+
+function shuffled(items: string[], seed: string): string[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const u = createHash('sha256').update(`${seed}\u0000${i}`).digest().readUInt32BE(0) / 2 ** 32;
+    const j = Math.floor(u * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+// Profiles per renderer (tests use other art) and name, measured once.
+const profiles = new WeakMap<RenderEmoji, Map<string, Promise<ArtProfile>>>();
+export function profileOf(render: RenderEmoji, name: string): Promise<ArtProfile> {
+  let byName = profiles.get(render);
+  if (!byName) profiles.set(render, (byName = new Map()));
+  let p = byName.get(name);
+  if (!p) {
+    p = render(name, PROFILE_SIDE, 0).then(artProfile);
+    byName.set(name, p);
+    p.catch(() => byName.delete(name));
+  }
+  return p;
+}
+
+/** The turned emoji raster for a placement; past the renderer's largest size, drawn smaller and enlarged. */
+async function raster(render: RenderEmoji, name: string, p: EmojiPlacement): Promise<RawEmoji> {
+  if (p.turned <= MAX_EMOJI_SIZE) return render(name, p.side, p.angle);
+  const side = Math.floor((p.side * MAX_EMOJI_SIZE) / p.turned);
+  const small = await render(name, side, p.angle);
+  const { data } = await sharp(small.data, { raw: { width: small.width, height: small.height, channels: 4 } })
+    .resize(p.turned, p.turned, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: p.turned, height: p.turned, channels: 4 };
+}
+
+export const emojiCover: CoverFn<Extract<Cover, { mode: 'emoji' }>> = async (faces, cover, ctx) => {
+  const { width, height } = ctx.image;
+  const names = emojiChoice(cover.emoji, faces.length, ctx.seed);
+  const layers = await Promise.all(
+    faces.map(async (face, i): Promise<OverlayOptions | null> => {
+      const name = names[i]!;
+      const p = emojiPlacement(face, await profileOf(ctx.renderEmoji, name), cover.coverScale, width, height);
+      if (!p) return null;
+      const art = await raster(ctx.renderEmoji, name, p);
+      const whole = p.crop.width === art.width && p.crop.height === art.height;
+      const input = whole
+        ? art.data
+        : await sharp(art.data, { raw: { width: art.width, height: art.height, channels: 4 } })
+            .extract(p.crop)
+            .raw()
+            .toBuffer();
+      return {
+        input,
+        raw: { width: p.crop.width, height: p.crop.height, channels: 4 },
+        left: p.left,
+        top: p.top,
+      };
+    }),
+  );
+  return layers.filter((l): l is OverlayOptions => l !== null);
+};
