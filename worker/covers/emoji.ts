@@ -27,8 +27,10 @@ export const PROFILE_SIDE = 512;
 /** The emoji's centre may move along the face's vertical axis by this much of the box's longer side. */
 export const MAX_SHIFT = 0.25;
 const SHIFT_STEP = 0.01;
-/** Points sampled along each side of the box. */
-const SAMPLES_PER_SIDE = 48;
+/** Added to every emoji's side for the anti-aliased rim of its art. */
+export const RIM_PX = 2;
+/** Points sampled along each side of the box while searching for the centre. */
+const SAMPLES_PER_SIDE = 24;
 
 export function artProfile(art: RawEmoji): ArtProfile {
   const s = art.width;
@@ -55,7 +57,7 @@ export function artProfile(art: RawEmoji): ArtProfile {
   return { radius };
 }
 
-/** Box outline points, relative to the box's centre. */
+/** Box outline points, relative to the box's centre, for the search (the final size is exact). */
 function outline(w: number, h: number): [number, number][] {
   const pts: [number, number][] = [];
   for (let i = 0; i < SAMPLES_PER_SIDE; i++) {
@@ -70,17 +72,62 @@ function outline(w: number, h: number): [number, number][] {
   return pts;
 }
 
+/** The ray bin (whole degrees) of a direction in the art's frame. */
+const binOf = (x: number, y: number) => Math.round((Math.atan2(y, x) * 180) / Math.PI + 360) % 360;
+
+/** The side needed for points sampled on the box's outline ([x, y] already in the art's frame). */
+function sampledNeed(pts: [number, number][], profile: ArtProfile): number {
+  let side = 0;
+  for (const [x, y] of pts) side = Math.max(side, (2 * Math.hypot(x, y)) / profile.radius[binOf(x, y)]!);
+  return side;
+}
+
+/**
+ * The exact side needed for the segment a→b (in the art's frame, not through its centre): the
+ * profile is constant within each degree's bin and the distance to the centre is convex along a
+ * segment, so the farthest need is at the segment's ends or where it crosses a bin's edge (there
+ * the smaller of the two bins' radii counts).
+ */
+function segmentNeed(ax: number, ay: number, bx: number, by: number, profile: ArtProfile): number {
+  const r = profile.radius;
+  let side = Math.max(
+    (2 * Math.hypot(ax, ay)) / r[binOf(ax, ay)]!,
+    (2 * Math.hypot(bx, by)) / r[binOf(bx, by)]!,
+  );
+  const ex = bx - ax;
+  const ey = by - ay;
+  for (let k = 0; k < 360; k++) {
+    const beta = ((k + 0.5) * Math.PI) / 180;
+    const dx = Math.cos(beta);
+    const dy = Math.sin(beta);
+    const denom = ex * dy - ey * dx;
+    if (denom === 0) continue;
+    const t = -(ax * dy - ay * dx) / denom;
+    if (t <= 0 || t >= 1) continue;
+    const px = ax + t * ex;
+    const py = ay + t * ey;
+    if (px * dx + py * dy <= 0) continue; // the opposite ray
+    side = Math.max(side, (2 * Math.hypot(px, py)) / Math.min(r[k]!, r[(k + 1) % 360]!));
+  }
+  return side;
+}
+
 /**
  * The smallest emoji square (side, centre) whose opaque art, turned by `angle` degrees, contains the
  * face box. The art's opaque part is star-shaped around its centre by construction (rays), so when
  * the centre lies in the box, containing the box's outline means containing the box. The centre is
  * the box's, or moved along the face's vertical axis when that lets a smaller emoji do (poop is
- * wider low down).
+ * wider low down): searched on sampled outline points, then the size is computed exactly there.
  */
 export function emojiFit(face: FaceBox, angle: number, profile: ArtProfile) {
   const a = (angle * Math.PI) / 180;
   const cos = Math.cos(a);
   const sin = Math.sin(a);
+  // Into the art's own frame: relative to its centre, turned back by the angle.
+  const toArt = (x: number, y: number, ox: number, oy: number): [number, number] => [
+    (x - ox) * cos + (y - oy) * sin,
+    -(x - ox) * sin + (y - oy) * cos,
+  ];
   const pts = outline(face.width, face.height);
   const longer = Math.max(face.width, face.height);
   let best = { side: Infinity, ox: 0, oy: 0 };
@@ -88,27 +135,26 @@ export function emojiFit(face: FaceBox, angle: number, profile: ArtProfile) {
   // 0, +1, −1, +2, … so that ties keep the emoji centred.
   for (let n = 0; n <= 2 * steps; n++) {
     const t = (n % 2 === 0 ? -n / 2 : (n + 1) / 2) * SHIFT_STEP;
-    // The face's "up", turned with it.
+    // The face's "up", turned with it; the centre stays well inside the box.
     const ox = t * longer * sin;
     const oy = -t * longer * cos;
-    if (Math.abs(ox) > face.width / 2 || Math.abs(oy) > face.height / 2) continue;
-    let side = 0;
-    for (const [px, py] of pts) {
-      const qx = px - ox;
-      const qy = py - oy;
-      // Into the art's own frame: turn back by the angle.
-      const ux = qx * cos + qy * sin;
-      const uy = -qx * sin + qy * cos;
-      const k = Math.round((Math.atan2(uy, ux) * 180) / Math.PI + 360) % 360;
-      side = Math.max(side, (2 * Math.hypot(ux, uy)) / profile.radius[k]!);
-    }
+    if (Math.abs(ox) > 0.4 * face.width || Math.abs(oy) > 0.4 * face.height) continue;
+    const side = sampledNeed(
+      pts.map(([x, y]) => toArt(x, y, ox, oy)),
+      profile,
+    );
     if (side < best.side - 1e-9) best = { side, ox, oy };
   }
-  return {
-    side: best.side,
-    cx: face.x + face.width / 2 + best.ox,
-    cy: face.y + face.height / 2 + best.oy,
-  };
+  const { ox, oy } = best;
+  const w = face.width / 2;
+  const h = face.height / 2;
+  const c = [toArt(-w, -h, ox, oy), toArt(w, -h, ox, oy), toArt(w, h, ox, oy), toArt(-w, h, ox, oy)];
+  let side = 0;
+  for (let i = 0; i < 4; i++) {
+    const [p, q] = [c[i]!, c[(i + 1) % 4]!];
+    side = Math.max(side, segmentNeed(p[0], p[1], q[0], q[1], profile));
+  }
+  return { side, cx: face.x + w + ox, cy: face.y + h + oy };
 }
 
 export interface EmojiPlacement {
@@ -134,7 +180,8 @@ export function emojiPlacement(
   // Whole degrees: the renderer caches per angle, and half a degree is invisible.
   const angle = Math.round(faceRoll(face).angle);
   const fit = emojiFit(face, angle, profile);
-  const side = Math.max(1, Math.ceil(fit.side * scale));
+  // Two pixels more: the art's anti-aliased rim is under OPAQUE at any size.
+  const side = Math.max(1, Math.ceil(fit.side * scale) + RIM_PX);
   const turned = rotatedSide(side, angle);
   const x0 = Math.round(fit.cx - turned / 2);
   const y0 = Math.round(fit.cy - turned / 2);
