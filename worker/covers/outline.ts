@@ -8,8 +8,9 @@ import type { CoverFn } from './types.js';
 /**
  * Line width: 1/60 of the face's longer side, at least 2 px. The box is stroked just outside itself,
  * so every pixel of the box stays as it was. The score label (two decimals, seven-segment digits
- * drawn as lines: no font needed, so no system font can be missing) sits above the box, or inside
- * its top edge when the box touches the top of the photo. Landmarks the covers trusted are filled
+ * drawn as lines: no font needed, so no system font can be missing) sits above the box, or below
+ * it, or right-aligned, whichever first stays in the photo and off the other faces' boxes (else
+ * inside the box's top edge). Landmarks the covers trusted are filled
  * dots joined by the eye line they turn the emoji by; landmarks they ignored (faceRoll: implausible)
  * are hollow rings.
  */
@@ -57,8 +58,17 @@ export function sevenSegment(text: string, x: number, y: number, height: number)
 
 const fmt = (n: number) => Number(n.toFixed(2));
 
+const overlaps = (a: Rect, b: { x: number; y: number; width: number; height: number }) =>
+  a.left < b.x + b.width && b.x < a.left + a.width && a.top < b.y + b.height && b.y < a.top + a.height;
+
 /** One face's drawing as an SVG layer covering just what it draws (clipped to the image). */
-export function outlineSvg(face: FaceBox, color: string, imageWidth: number, imageHeight: number) {
+export function outlineSvg(
+  face: FaceBox,
+  color: string,
+  imageWidth: number,
+  imageHeight: number,
+  others: FaceBox[] = [],
+) {
   const longer = Math.max(face.width, face.height);
   const s = Math.max(MIN_LINE, Math.round(longer * LINE_PER_FACE));
   const [r, g, b] = rgbOf(color);
@@ -69,10 +79,23 @@ export function outlineSvg(face: FaceBox, color: string, imageWidth: number, ima
   const digitHeight = label - 2 * pad;
   const text = face.score.toFixed(2);
   const measured = sevenSegment(text, 0, 0, digitHeight);
-  const lx = face.x - s;
-  const above = face.y - s - label;
-  const ly = above >= 0 ? above : face.y;
   const lw = Math.ceil(measured.width + 2 * pad);
+  const [left, right] = [face.x - s, face.x + face.width + s - lw];
+  const [above, below] = [face.y - s - label, face.y + face.height + s];
+  const candidates: Rect[] = [
+    [left, above],
+    [left, below],
+    [right, above],
+    [right, below],
+  ].map(([l, t]) => ({ left: l!, top: t!, width: lw, height: label }));
+  const fits = (r: Rect) =>
+    r.left >= 0 &&
+    r.top >= 0 &&
+    r.left + r.width <= imageWidth &&
+    r.top + r.height <= imageHeight &&
+    !others.some((o) => overlaps(r, o));
+  const spot = candidates.find(fits) ?? { left, top: above >= 0 ? above : face.y, width: lw, height: label };
+  const [lx, ly] = [spot.left, spot.top];
   const digits = sevenSegment(text, lx + pad, ly + pad, digitHeight);
 
   const shapes: string[] = [
@@ -121,7 +144,13 @@ export function outlineSvg(face: FaceBox, color: string, imageWidth: number, ima
 export const outlineCover: CoverFn<Extract<Cover, { mode: 'outline' }>> = async (faces, cover, ctx) => {
   const { width, height } = ctx.image;
   return faces.flatMap((face) => {
-    const drawn = outlineSvg(face, cover.color, width, height);
+    const drawn = outlineSvg(
+      face,
+      cover.color,
+      width,
+      height,
+      faces.filter((f) => f !== face),
+    );
     return drawn ? [{ input: Buffer.from(drawn.svg), left: drawn.rect.left, top: drawn.rect.top }] : [];
   });
 };
