@@ -13,7 +13,7 @@ import {
   type ArtProfile,
 } from '../../worker/covers/emoji.js';
 import { coverShape, faceRoll, MAX_ROLL_DEG } from '../../worker/covers/geometry.js';
-import { shapeMask, signedDistance } from '../../worker/covers/pixels.js';
+import { shapeMask, shapeMaskSlow, signedDistance } from '../../worker/covers/pixels.js';
 import { box, tiltedFace } from '../helpers/faces.js';
 import { renderEmoji } from '../helpers/worker.js';
 
@@ -108,6 +108,29 @@ describe('coverShape', () => {
     for (const kind of ['ellipse', 'box'] as const) {
       const bottom = (sc: number) => coverShape(f, kind, sc).cy + coverShape(f, kind, sc).ry;
       assert.ok(Math.abs(bottom(2) - bottom(1)) < 1e-9, kind);
+    }
+  });
+
+  it('computes the mask by spans exactly as pixel by pixel', () => {
+    const shapes = [
+      coverShape(box(20, 20, 40, 50), 'ellipse', 1.3),
+      coverShape(box(3.5, 7, 9, 31), 'ellipse', 1),
+      coverShape(box(20, 20, 40, 50), 'box', 1.5),
+      coverShape(box(0, 0, 1, 1), 'ellipse', 1),
+    ];
+    for (const s of shapes) {
+      for (const r of [
+        { left: 0, top: 0, width: 140, height: 150 },
+        { left: 30, top: 10, width: 17, height: 90 },
+      ]) {
+        for (const feather of [0, 1, 2.5, 12]) {
+          assert.deepEqual(
+            shapeMask(s, r, feather),
+            shapeMaskSlow(s, r, feather),
+            `${JSON.stringify(s)} f=${feather}`,
+          );
+        }
+      }
     }
   });
 

@@ -233,6 +233,23 @@ describe('blur', () => {
     }
   });
 
+  it('blurs every pixel of the box at full strength, small faces and large (shrunk) ones', async () => {
+    for (const size of [12, 20, 63, 65, 101, 400]) {
+      for (const shape of ['ellipse', 'box'] as const) {
+        const W = size * 3;
+        const face = box(size, size + 1, size, Math.round(size * 1.2));
+        const { layers } = await cover(checker(W, W, 3), [face], { mode: 'blur', shape, coverScale: 1 });
+        const alpha = await coverage(W, W, layers);
+        const holes = boxPixels(face).filter(([x, y]) => alpha[y * W + x]! < 255);
+        assert.deepEqual(
+          holes.slice(0, 3),
+          [],
+          `${size} px ${shape}: ${holes.length} box pixels not fully blurred`,
+        );
+      }
+    }
+  });
+
   it('fades out over a feathered edge instead of a hard seam', async () => {
     const img = checker(300, 300, 4);
     const face = box(100, 100, 100, 100);

@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import type { Cover } from '../../shared/covers.js';
 import type { FaceBox } from '../../shared/jobs.js';
-import { coverShape, growRect, shapeRect } from './geometry.js';
+import { coverShape, growRect, shapeRect, type Rect, type Shape } from './geometry.js';
 import { crop, maskedLayer, region, shapeMask, type RawImage } from './pixels.js';
 import type { CoverFn } from './types.js';
 
@@ -30,30 +30,73 @@ const SMALL_SIGMA = 4;
 export const blurSigma = (face: FaceBox): number =>
   Math.max(MIN_SIGMA, SIGMA_PER_FACE * Math.max(face.width, face.height));
 
-/** The region `r` of the photo blurred with σ, its border read from the photo around it. */
-async function blurred(image: RawImage, r: ReturnType<typeof growRect>, sigma: number): Promise<Buffer> {
-  // libvips' Gaussian is cut where it falls under 0.2 of its peak (1.8σ): read that far around.
-  const around = growRect(r, Math.ceil(2 * sigma), image.width, image.height);
+/** Shrinking for σ: averaging k × k pixels is itself a blur of ≈ k/√12; the rest is done there. */
+function shrinkFor(around: Rect, sigma: number) {
+  const k = sigma / SMALL_SIGMA;
+  return {
+    width: Math.max(1, Math.round(around.width / k)),
+    height: Math.max(1, Math.round(around.height / k)),
+    sigma: Math.sqrt(SMALL_SIGMA ** 2 - 1 / 12),
+  };
+}
+
+/** How far (in pixels of the shrunk grid) the shrunk mask reaches past the shape at full alpha. */
+const SMALL_MARGIN = 2;
+
+/** How far past the shape a face's layer stays at full alpha before its feather (full-size px). */
+const fullReach = (sigma: number) => (sigma > DIRECT_SIGMA ? SMALL_MARGIN * (sigma / SMALL_SIGMA) + 1 : 0);
+
+/**
+ * One face's layer: the region `r` of the photo blurred with σ (read from σ around it: where that
+ * border matters the feather has already faded the layer out), the shape's feathered mask as its
+ * alpha.
+ *
+ * Past DIRECT_SIGMA everything happens on the shrunk grid, mask included, and one libvips resize
+ * brings colour and alpha back to `r`. The shrunk mask is full over the shape scaled up by
+ * SMALL_MARGIN shrunk pixels of its shorter semi-axis (a shape scaled about its centre by λ lies at
+ * least (λ − 1) × its shorter semi-axis outside it), more than the reach of bilinear enlarging
+ * (√2 px): every pixel of the shape keeps full alpha, and the feather starts that much further out.
+ */
+async function blurLayer(image: RawImage, shape: Shape, r: Rect, sigma: number, feather: number) {
+  const around = growRect(r, Math.ceil(sigma), image.width, image.height);
   const { channels } = image;
-  let out: Buffer;
+  const inner = { left: r.left - around.left, top: r.top - around.top, width: r.width, height: r.height };
   if (sigma <= DIRECT_SIGMA) {
-    out = await region(image, around).blur(sigma).raw().toBuffer();
-  } else {
-    const k = sigma / SMALL_SIGMA;
-    const w = Math.max(1, Math.round(around.width / k));
-    const h = Math.max(1, Math.round(around.height / k));
-    // Shrinking averages k × k pixels (itself a blur of ≈ k/√12): blur the rest of the way there.
-    const small = await region(image, around)
-      .resize(w, h, { fit: 'fill' })
-      .blur(Math.sqrt(SMALL_SIGMA ** 2 - 1 / 12))
-      .raw()
-      .toBuffer();
-    out = await sharp(small, { raw: { width: w, height: h, channels: channels as 3 | 4 } })
-      .resize(around.width, around.height, { fit: 'fill', kernel: 'cubic' })
-      .raw()
-      .toBuffer();
+    const pixels = await region(image, around).blur(sigma).raw().toBuffer();
+    return maskedLayer(crop(pixels, around, r, channels), channels, shapeMask(shape, r, feather), r);
   }
-  return crop(out, around, r, channels);
+  const small = shrinkFor(around, sigma);
+  const reduced = await region(image, around)
+    .resize(small.width, small.height, { fit: 'fill', kernel: 'linear' })
+    .blur(small.sigma)
+    .raw()
+    .toBuffer();
+  const sx = around.width / small.width;
+  const sy = around.height / small.height;
+  const rx = shape.rx / sx;
+  const ry = shape.ry / sy;
+  const grow = 1 + SMALL_MARGIN / Math.min(rx, ry);
+  const smallShape: Shape = {
+    kind: shape.kind,
+    cx: (shape.cx - around.left) / sx,
+    cy: (shape.cy - around.top) / sy,
+    rx: rx * grow,
+    ry: ry * grow,
+  };
+  const grid = { left: 0, top: 0, width: small.width, height: small.height };
+  const mask = shapeMask(smallShape, grid, feather / Math.min(sx, sy));
+  const rgba = maskedLayer(reduced, channels, mask, grid).input as Buffer;
+  const out = await sharp(rgba, { raw: { width: small.width, height: small.height, channels: 4 } })
+    .resize(around.width, around.height, { fit: 'fill', kernel: 'linear' })
+    .extract(inner)
+    .raw()
+    .toBuffer();
+  return {
+    input: out,
+    raw: { width: r.width, height: r.height, channels: 4 as const },
+    left: r.left,
+    top: r.top,
+  };
 }
 
 export const blurCover: CoverFn<Extract<Cover, { mode: 'blur' }>> = async (faces, cover, ctx) => {
@@ -63,10 +106,9 @@ export const blurCover: CoverFn<Extract<Cover, { mode: 'blur' }>> = async (faces
       const sigma = blurSigma(face);
       const feather = FEATHER_SIGMAS * sigma;
       const shape = coverShape(face, cover.shape, cover.coverScale);
-      const r = shapeRect(shape, feather + 1, image.width, image.height);
+      const r = shapeRect(shape, fullReach(sigma) + feather + 1, image.width, image.height);
       if (!r) return null;
-      const pixels = await blurred(image, r, sigma);
-      return maskedLayer(pixels, image.channels, shapeMask(shape, r, feather), r);
+      return blurLayer(image, shape, r, sigma, feather);
     }),
   );
   return layers.filter((l) => l !== null);

@@ -18,48 +18,70 @@ export const blockSize = (face: FaceBox): number =>
 
 /**
  * Every block of `r` (its grid anchored at gx, gy) filled with its mean, read from the photo; with
- * an alpha channel the colour is alpha-weighted, so transparent pixels do not darken a block.
+ * an alpha channel the colour is alpha-weighted, so transparent pixels do not darken a block. Block
+ * row by block row: sum each block's pixels, write one row of means, copy it down the block.
  */
 export function mosaic(image: RawImage, r: Rect, block: number, gx: number, gy: number): Buffer {
   const { data, width, channels: ch } = image;
   const alpha = ch === 4 || ch === 2 ? ch - 1 : -1;
   const bx0 = Math.floor((r.left - gx) / block);
-  const by0 = Math.floor((r.top - gy) / block);
   const cols = Math.ceil((r.left + r.width - gx) / block) - bx0;
-  const rows = Math.ceil((r.top + r.height - gy) / block) - by0;
-  // Per block: a sum per channel (colour × alpha when weighted), then the pixel count.
-  const stride = ch + 1;
-  const sums = new Float64Array(cols * rows * stride);
-  const blockOf = (x: number, y: number) =>
-    ((Math.floor((y - gy) / block) - by0) * cols + Math.floor((x - gx) / block) - bx0) * stride;
-  for (let y = r.top; y < r.top + r.height; y++) {
-    for (let x = r.left; x < r.left + r.width; x++) {
-      const s = blockOf(x, y);
-      const i = (y * width + x) * ch;
-      const a = alpha < 0 ? 1 : data[i + alpha]!;
-      for (let c = 0; c < ch; c++) {
-        sums[s + c] = sums[s + c]! + (c === alpha || alpha < 0 ? data[i + c]! : data[i + c]! * a);
-      }
-      sums[s + ch] = sums[s + ch]! + 1;
-    }
-  }
   const out = Buffer.allocUnsafe(r.width * r.height * ch);
+  const rowBytes = r.width * ch;
+  const sums = new Float64Array(cols * ch);
+  const counts = new Float64Array(cols);
+  // Each block column's pixel span within r.
+  const x0s = new Int32Array(cols);
+  const x1s = new Int32Array(cols);
+  for (let c = 0; c < cols; c++) {
+    x0s[c] = Math.max(r.left, gx + (bx0 + c) * block);
+    x1s[c] = Math.min(r.left + r.width, gx + (bx0 + c + 1) * block);
+  }
   const px = new Uint8Array(ch);
-  for (let y = 0; y < r.height; y++) {
-    let last = -1;
-    for (let x = 0; x < r.width; x++) {
-      const s = blockOf(r.left + x, r.top + y);
-      if (s !== last) {
-        const n = sums[s + ch]!;
-        const weight = alpha < 0 ? n : sums[s + alpha]!;
-        for (let c = 0; c < ch; c++) {
-          const divisor = c === alpha || alpha < 0 ? n : weight;
-          px[c] = divisor > 0 ? Math.round(sums[s + c]! / divisor) : 0;
+  for (let y0 = r.top; y0 < r.top + r.height;) {
+    const y1 = Math.min(r.top + r.height, gy + (Math.floor((y0 - gy) / block) + 1) * block);
+    sums.fill(0);
+    counts.fill(0);
+    for (let y = y0; y < y1; y++) {
+      for (let c = 0; c < cols; c++) {
+        const s = c * ch;
+        const end = (y * width + x1s[c]!) * ch;
+        if (alpha < 0 && ch === 3) {
+          let r0 = 0;
+          let g0 = 0;
+          let b0 = 0;
+          for (let i = (y * width + x0s[c]!) * 3; i < end; i += 3) {
+            r0 += data[i]!;
+            g0 += data[i + 1]!;
+            b0 += data[i + 2]!;
+          }
+          sums[s] = sums[s]! + r0;
+          sums[s + 1] = sums[s + 1]! + g0;
+          sums[s + 2] = sums[s + 2]! + b0;
+        } else {
+          for (let i = (y * width + x0s[c]!) * ch; i < end; i += ch) {
+            const a = alpha < 0 ? 1 : data[i + alpha]!;
+            for (let k = 0; k < ch; k++)
+              sums[s + k] = sums[s + k]! + (k === alpha || alpha < 0 ? data[i + k]! : data[i + k]! * a);
+          }
         }
-        last = s;
+        counts[c] = counts[c]! + (x1s[c]! - x0s[c]!);
       }
-      out.set(px, (y * r.width + x) * ch);
     }
+    // One row of means, then the block's other rows copied from it.
+    const first = (y0 - r.top) * rowBytes;
+    for (let c = 0; c < cols; c++) {
+      const s = c * ch;
+      const n = counts[c]!;
+      const weight = alpha < 0 ? n : sums[s + alpha]!;
+      for (let k = 0; k < ch; k++) {
+        const divisor = k === alpha || alpha < 0 ? n : weight;
+        px[k] = divisor > 0 ? Math.round(sums[s + k]! / divisor) : 0;
+      }
+      for (let x = x0s[c]!; x < x1s[c]!; x++) out.set(px, first + (x - r.left) * ch);
+    }
+    for (let y = y0 + 1; y < y1; y++) out.copy(out, (y - r.top) * rowBytes, first, first + rowBytes);
+    y0 = y1;
   }
   return out;
 }
