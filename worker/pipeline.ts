@@ -3,7 +3,7 @@
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { JobFailure } from '../shared/errors.js';
 import { CONTENT_TYPES, type FaceBox, type JobOptions, type OutputFormat } from '../shared/jobs.js';
-import { coverLayers, type RenderEmoji } from './covers/index.js';
+import { coverLayers, paste, type RenderEmoji } from './covers/index.js';
 import type { FaceDetector } from './detector.js';
 
 export interface PipelineDeps {
@@ -118,15 +118,13 @@ export async function processImage(
   lap('render'); // each face's layer: an emoji raster (cached), or a blurred, mosaic or filled region
   await onStage('rendered', 70);
 
-  // Paste and encode in one libvips pass: no composited copy of the full image in between (on a
-  // 10 MP JPEG that copy cost more than half of the encode). Encoding from raw pixels writes no
-  // metadata: no EXIF (GPS, camera, orientation: already applied), XMP, IPTC, comments or ICC
-  // profile; the pixels are sRGB (converted from the input's profile at decode), which is what
-  // viewers assume of an untagged image.
-  const composited = sharp(full.data, raw).composite(layers);
-  // Compositing adds an alpha channel; an opaque photo stays opaque (smaller PNG/WebP).
-  if (channels < 4) composited.removeAlpha();
-  const output = await encoder(composited, options.format).toBuffer();
+  // Paste the layers onto the decoded pixels in place (they are read no more: the detector has its
+  // copy), then encode in one libvips pass. Encoding from raw pixels writes no metadata: no EXIF
+  // (GPS, camera, orientation: already applied), XMP, IPTC, comments or ICC profile; the pixels
+  // are sRGB (converted from the input's profile at decode), which is what viewers assume of an
+  // untagged image.
+  paste({ data: full.data, width, height, channels }, layers);
+  const output = await encoder(sharp(full.data, raw), options.format).toBuffer();
   lap('encode');
   await onStage('encoded', 95);
 

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
-import sharp, { type OverlayOptions } from 'sharp';
+import sharp from 'sharp';
 import { COVER_MODES, type CoverMode } from '../../shared/covers.js';
 import type { FaceBox } from '../../shared/jobs.js';
-import { coverLayers, type RawImage } from '../../worker/covers/index.js';
+import { coverLayers, type Layer, type RawImage } from '../../worker/covers/index.js';
 import { outlineSvg } from '../../worker/covers/outline.js';
 import { blockSize } from '../../worker/covers/pixelate.js';
 import type { Detection, FaceDetector } from '../../worker/detector.js';
@@ -94,7 +94,7 @@ function changesPer(img: RawImage, f: FaceBox, per: number): number {
   return (changes / pairs) * per;
 }
 
-async function coverage(width: number, height: number, layers: OverlayOptions[]): Promise<Buffer> {
+async function coverage(width: number, height: number, layers: Layer[]): Promise<Buffer> {
   const transparent = { r: 0, g: 0, b: 0, alpha: 0 };
   const { data } = await sharp({ create: { width, height, channels: 4, background: transparent } })
     .composite(layers)

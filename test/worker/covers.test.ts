@@ -3,12 +3,12 @@
 // leaves the face as it was, and layers stay inside the image whatever the boxes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import sharp, { type OverlayOptions } from 'sharp';
+import sharp from 'sharp';
 import { COVER_MODES, type CoverMode } from '../../shared/covers.js';
 import { EMOJIS } from '../../shared/emojis.js';
 import type { FaceBox, JobOptions } from '../../shared/jobs.js';
 import { blockSize } from '../../worker/covers/pixelate.js';
-import { coverLayers, type RawImage } from '../../worker/covers/index.js';
+import { coverLayers, paste as pasteInPlace, type Layer, type RawImage } from '../../worker/covers/index.js';
 import { box, tiltedFace } from '../helpers/faces.js';
 import { renderEmoji } from '../helpers/worker.js';
 
@@ -35,24 +35,20 @@ function checker(width: number, height: number, cell: number): RawImage {
   return img;
 }
 
-const rawOf = (img: RawImage) =>
-  sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 | 4 } });
-
-/** The image with the layers pasted, as the pipeline pastes them (alpha kept as the input's). */
-async function paste(img: RawImage, layers: OverlayOptions[]): Promise<RawImage> {
-  const out = rawOf(img).composite(layers);
-  if (img.channels < 4) out.removeAlpha();
-  const { data, info } = await out.raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels };
+/** A copy of the image with the layers pasted, as the pipeline pastes them. */
+function paste(img: RawImage, layers: Layer[]): RawImage {
+  const out = { ...img, data: Buffer.from(img.data) };
+  pasteInPlace(out, layers);
+  return out;
 }
 
 async function cover(img: RawImage, faces: FaceBox[], o: Partial<JobOptions>) {
   const layers = await coverLayers(faces, options(o), { image: img, renderEmoji, seed: 'test' });
-  return { layers, out: await paste(img, layers) };
+  return { layers, out: paste(img, layers) };
 }
 
 /** Alpha the layers lay over each pixel (pasted on a transparent canvas). */
-async function coverage(width: number, height: number, layers: OverlayOptions[]): Promise<Buffer> {
+async function coverage(width: number, height: number, layers: Layer[]): Promise<Buffer> {
   const { data } = await sharp({
     create: { width, height, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } },
   })
@@ -94,7 +90,7 @@ describe('emoji', () => {
    * upright art flattened on the background, turned by libvips for each candidate angle, compared
    * with the output over the emoji's central disc. Returns the best candidate.
    */
-  async function measuredAngle(out: RawImage, layer: OverlayOptions, name: string, side: number) {
+  async function measuredAngle(out: RawImage, layer: Layer, name: string, side: number) {
     const lw = layer.raw!.width;
     const cx = layer.left! + lw / 2;
     const cy = layer.top! + layer.raw!.height / 2;

@@ -5,6 +5,7 @@ import type { Cover } from '../../shared/covers.js';
 import type { FaceBox } from '../../shared/jobs.js';
 import { coverShape, growRect, shapeRect, type Rect, type Shape } from './geometry.js';
 import { crop, maskedLayer, region, shapeMask, type RawImage } from './pixels.js';
+import { boxShrink, enlargeBilinear } from './resample.js';
 import type { CoverFn } from './types.js';
 
 /**
@@ -20,79 +21,66 @@ export const MIN_SIGMA = 1.5;
 /** The fade to the untouched photo, in σ: as wide as the blur itself, so there is no seam. */
 export const FEATHER_SIGMAS = 1;
 /**
- * Past this σ the region is shrunk by σ / SMALL_SIGMA, blurred there and enlarged back: the same
- * look for a fraction of the cost (libvips' kernel grows with σ; a 2000 px face would need a
- * 900-tap one).
+ * Past this σ the region is box-shrunk by an integer k ≈ σ / 3, blurred there, and grown back
+ * bilinearly (worker/covers/resample.ts): the same look for a fraction of the cost (libvips' kernel
+ * grows with σ; a 2000 px face would need a 900-tap one). Shrinking is a blur of variance k²/12,
+ * bilinear growing one of k²/6; the Gaussian on the small grid makes up the rest of σ².
  */
 export const DIRECT_SIGMA = 8;
-const SMALL_SIGMA = 4;
+const SMALL_SIGMA = 3;
 
 export const blurSigma = (face: FaceBox): number =>
   Math.max(MIN_SIGMA, SIGMA_PER_FACE * Math.max(face.width, face.height));
 
-/** Shrinking for σ: averaging k × k pixels is itself a blur of ≈ k/√12; the rest is done there. */
-function shrinkFor(around: Rect, sigma: number) {
-  const k = sigma / SMALL_SIGMA;
-  return {
-    width: Math.max(1, Math.round(around.width / k)),
-    height: Math.max(1, Math.round(around.height / k)),
-    sigma: Math.sqrt(SMALL_SIGMA ** 2 - 1 / 12),
-  };
-}
-
 /** How far (in pixels of the shrunk grid) the shrunk mask reaches past the shape at full alpha. */
 const SMALL_MARGIN = 2;
 
+const shrinkOf = (sigma: number) => Math.floor(sigma / SMALL_SIGMA);
+
 /** How far past the shape a face's layer stays at full alpha before its feather (full-size px). */
-const fullReach = (sigma: number) => (sigma > DIRECT_SIGMA ? SMALL_MARGIN * (sigma / SMALL_SIGMA) + 1 : 0);
+const fullReach = (sigma: number) => (sigma > DIRECT_SIGMA ? SMALL_MARGIN * shrinkOf(sigma) + 1 : 0);
 
 /**
  * One face's layer: the region `r` of the photo blurred with σ (read from σ around it: where that
  * border matters the feather has already faded the layer out), the shape's feathered mask as its
  * alpha.
  *
- * Past DIRECT_SIGMA everything happens on the shrunk grid, mask included, and one libvips resize
- * brings colour and alpha back to `r`. The shrunk mask is full over the shape scaled up by
- * SMALL_MARGIN shrunk pixels of its shorter semi-axis (a shape scaled about its centre by λ lies at
- * least (λ − 1) × its shorter semi-axis outside it), more than the reach of bilinear enlarging
- * (√2 px): every pixel of the shape keeps full alpha, and the feather starts that much further out.
+ * Past DIRECT_SIGMA the mask is drawn on the shrunk grid too and grown back with the colour. It is
+ * full over the shape scaled up by SMALL_MARGIN shrunk pixels of its shorter semi-axis (a shape
+ * scaled about its centre by λ lies at least (λ − 1) × its shorter semi-axis outside it), more than
+ * the reach of bilinear growing (√2 px): every pixel of the shape keeps full alpha, and the feather
+ * starts that much further out (fullReach).
  */
 async function blurLayer(image: RawImage, shape: Shape, r: Rect, sigma: number, feather: number) {
   const around = growRect(r, Math.ceil(sigma), image.width, image.height);
   const { channels } = image;
-  const inner = { left: r.left - around.left, top: r.top - around.top, width: r.width, height: r.height };
   if (sigma <= DIRECT_SIGMA) {
     const pixels = await region(image, around).blur(sigma).raw().toBuffer();
     return maskedLayer(crop(pixels, around, r, channels), channels, shapeMask(shape, r, feather), r);
   }
-  const small = shrinkFor(around, sigma);
-  const reduced = await region(image, around)
-    .resize(small.width, small.height, { fit: 'fill', kernel: 'linear' })
-    .blur(small.sigma)
+  const k = shrinkOf(sigma);
+  const small = boxShrink(image, around, k);
+  const blurred = await sharp(small.data, {
+    raw: { width: small.width, height: small.height, channels: channels as 3 | 4 },
+  })
+    .blur(Math.sqrt((sigma / k) ** 2 - 1 / 4))
     .raw()
     .toBuffer();
-  const sx = around.width / small.width;
-  const sy = around.height / small.height;
-  const rx = shape.rx / sx;
-  const ry = shape.ry / sy;
+  const rx = shape.rx / k;
+  const ry = shape.ry / k;
   const grow = 1 + SMALL_MARGIN / Math.min(rx, ry);
   const smallShape: Shape = {
     kind: shape.kind,
-    cx: (shape.cx - around.left) / sx,
-    cy: (shape.cy - around.top) / sy,
+    cx: (shape.cx - around.left) / k,
+    cy: (shape.cy - around.top) / k,
     rx: rx * grow,
     ry: ry * grow,
   };
   const grid = { left: 0, top: 0, width: small.width, height: small.height };
-  const mask = shapeMask(smallShape, grid, feather / Math.min(sx, sy));
-  const rgba = maskedLayer(reduced, channels, mask, grid).input as Buffer;
-  const out = await sharp(rgba, { raw: { width: small.width, height: small.height, channels: 4 } })
-    .resize(around.width, around.height, { fit: 'fill', kernel: 'linear' })
-    .extract(inner)
-    .raw()
-    .toBuffer();
+  const mask = shapeMask(smallShape, grid, feather / k);
+  const rgba = enlargeBilinear({ ...small, data: blurred }, mask, k, around.left, around.top, r);
   return {
-    input: out,
+    input: rgba,
     raw: { width: r.width, height: r.height, channels: 4 as const },
     left: r.left,
     top: r.top,

@@ -1,13 +1,13 @@
 // mode=emoji: an emoji over each face, turned with the face, sized from the art's own opaque shape
 // so that it hides the whole face box at any angle.
 import { createHash } from 'node:crypto';
-import sharp, { type OverlayOptions } from 'sharp';
+import sharp from 'sharp';
 import { emojiList, RANDOM_EMOJI, type Cover } from '../../shared/covers.js';
 import { MAX_EMOJI_SIZE, rotatedSide } from '../../shared/emojiRenderer.js';
 import { EMOJIS } from '../../shared/emojis.js';
 import type { FaceBox } from '../../shared/jobs.js';
 import { clipRect, faceRoll, type Rect } from './geometry.js';
-import type { CoverFn, RawEmoji, RenderEmoji } from './types.js';
+import type { CoverFn, Layer, RawEmoji, RenderEmoji } from './types.js';
 
 /**
  * How far the art is opaque from its centre, per degree: radius[k] is the distance along the ray
@@ -258,7 +258,7 @@ export const emojiCover: CoverFn<Extract<Cover, { mode: 'emoji' }>> = async (fac
   const { width, height } = ctx.image;
   const names = emojiChoice(cover.emoji, faces.length, ctx.seed);
   const layers = await Promise.all(
-    faces.map(async (face, i): Promise<OverlayOptions | null> => {
+    faces.map(async (face, i): Promise<Layer | null> => {
       const name = names[i]!;
       const p = emojiPlacement(face, await profileOf(ctx.renderEmoji, name), cover.coverScale, width, height);
       if (!p) return null;
@@ -272,11 +272,11 @@ export const emojiCover: CoverFn<Extract<Cover, { mode: 'emoji' }>> = async (fac
             .toBuffer();
       return {
         input,
-        raw: { width: p.crop.width, height: p.crop.height, channels: 4 },
+        raw: { width: p.crop.width, height: p.crop.height, channels: 4 as const },
         left: p.left,
         top: p.top,
       };
     }),
   );
-  return layers.filter((l): l is OverlayOptions => l !== null);
+  return layers.filter((l): l is Layer => l !== null);
 };

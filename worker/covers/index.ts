@@ -1,6 +1,5 @@
 // cover(faces, options): the one place that reads the job's mode. A mode is one file here and one
-// line in COVERS; the pipeline pastes whatever layers it returns and encodes once.
-import type { OverlayOptions } from 'sharp';
+// line in COVERS; the pipeline pastes whatever layers it returns (paste) and encodes once.
 import { resolveCover, type Cover, type CoverMode } from '../../shared/covers.js';
 import type { FaceBox, JobOptions } from '../../shared/jobs.js';
 import { blurCover } from './blur.js';
@@ -8,9 +7,10 @@ import { emojiCover } from './emoji.js';
 import { outlineCover } from './outline.js';
 import { pixelateCover } from './pixelate.js';
 import { solidCover } from './solid.js';
-import type { CoverContext, CoverFn } from './types.js';
+import type { CoverContext, CoverFn, Layer } from './types.js';
 
-export type { CoverContext, RawEmoji, RenderEmoji } from './types.js';
+export type { CoverContext, Layer, RawEmoji, RenderEmoji } from './types.js';
+export { paste } from './pixels.js';
 export type { RawImage } from './pixels.js';
 
 const COVERS: { [M in CoverMode]: CoverFn<Extract<Cover, { mode: M }>> } = {
@@ -22,11 +22,7 @@ const COVERS: { [M in CoverMode]: CoverFn<Extract<Cover, { mode: M }>> } = {
 };
 
 /** The composite layers that cover `faces` as the job asks (defaults filled in by resolveCover). */
-export function coverLayers(
-  faces: FaceBox[],
-  options: JobOptions,
-  ctx: CoverContext,
-): Promise<OverlayOptions[]> {
+export function coverLayers(faces: FaceBox[], options: JobOptions, ctx: CoverContext): Promise<Layer[]> {
   const cover = resolveCover(options);
   if (faces.length === 0) return Promise.resolve([]);
   return (COVERS[cover.mode] as CoverFn)(faces, cover, ctx);

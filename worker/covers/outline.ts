@@ -2,7 +2,9 @@
 // without hiding any of the face, for users checking why a face was or was not covered.
 import { rgbOf, type Cover } from '../../shared/covers.js';
 import type { FaceBox } from '../../shared/jobs.js';
+import sharp from 'sharp';
 import { clipRect, faceRoll, type Rect } from './geometry.js';
+import { layerOf } from './pixels.js';
 import type { CoverFn } from './types.js';
 
 /**
@@ -143,14 +145,20 @@ export function outlineSvg(
 
 export const outlineCover: CoverFn<Extract<Cover, { mode: 'outline' }>> = async (faces, cover, ctx) => {
   const { width, height } = ctx.image;
-  return faces.flatMap((face) => {
-    const drawn = outlineSvg(
-      face,
-      cover.color,
-      width,
-      height,
-      faces.filter((f) => f !== face),
-    );
-    return drawn ? [{ input: Buffer.from(drawn.svg), left: drawn.rect.left, top: drawn.rect.top }] : [];
-  });
+  const layers = await Promise.all(
+    faces.map(async (face) => {
+      const drawn = outlineSvg(
+        face,
+        cover.color,
+        width,
+        height,
+        faces.filter((f) => f !== face),
+      );
+      if (!drawn) return null;
+      // librsvg draws it; the SVG's size is the layer's (72 dpi: one user unit a pixel).
+      const rgba = await sharp(Buffer.from(drawn.svg)).ensureAlpha().raw().toBuffer();
+      return layerOf(rgba, drawn.rect);
+    }),
+  );
+  return layers.filter((l) => l !== null);
 };

@@ -1,6 +1,5 @@
-// The one interface every cover mode implements: faces + the photo + the job's options → sharp
-// composite layers, which the pipeline pastes and encodes in one libvips pass.
-import type { OverlayOptions } from 'sharp';
+// The one interface every cover mode implements: faces + the photo + the job's options → layers
+// (RGBA patches), which the pipeline pastes onto the decoded pixels and encodes in one libvips pass.
 import type { Cover } from '../../shared/covers.js';
 import type { FaceBox } from '../../shared/jobs.js';
 import type { RawImage } from './pixels.js';
@@ -22,8 +21,19 @@ export interface CoverContext {
   seed: string;
 }
 
+/**
+ * A patch of raw, non-premultiplied RGBA pixels at (left, top), inside the image. The same shape as
+ * sharp's raw composite input, so a test can also paste it with libvips.
+ */
+export interface Layer {
+  input: Buffer;
+  raw: { width: number; height: number; channels: 4 };
+  left: number;
+  top: number;
+}
+
 export type CoverFn<C extends Cover = Cover> = (
   faces: FaceBox[],
   cover: C,
   ctx: CoverContext,
-) => Promise<OverlayOptions[]>;
+) => Promise<Layer[]>;
