@@ -186,7 +186,7 @@ describe('every cover mode on every fixture photo', () => {
       const alpha = await coverage(input.width, input.height, layers);
       for (const f of faces) {
         let holes = 0;
-        for (const [x, y] of boxPixels(f)) if (alpha[(y * input.width + x) * 4 + 3]! < 250) holes++;
+        for (const [x, y] of boxPixels(f)) if (alpha[(y * input.width + x) * 4 + 3]! < 255) holes++;
         assert.equal(holes, 0, `${fixture.file}: ${holes} pixels of ${JSON.stringify(f)} show`);
       }
     }

@@ -179,7 +179,7 @@ describe('emoji', () => {
             seed: '',
           });
           const alpha = await coverage(W, W, layers);
-          const holes = boxPixels(face).filter(([x, y]) => alpha[y * W + x]! < 250);
+          const holes = boxPixels(face).filter(([x, y]) => alpha[y * W + x]! < 255);
           assert.deepEqual(
             holes.slice(0, 5),
             [],

@@ -20,8 +20,8 @@ export interface ArtProfile {
   radius: Float64Array;
 }
 
-/** Alpha counted as hiding what is under it. */
-export const OPAQUE = 250;
+/** Alpha counted as hiding what is under it: fully opaque, so not a trace of the face is mixed in. */
+export const OPAQUE = 255;
 /** Side of the raster the profile is measured on (one pixel is 0.4 % of the half side). */
 export const PROFILE_SIDE = 512;
 /** The emoji's centre may move along the face's vertical axis by this much of the box's longer side. */
