@@ -9,11 +9,12 @@ import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { COVER_MODES, type CoverMode } from '../../shared/covers.js';
 import type { FaceBox } from '../../shared/jobs.js';
-import { coverLayers, type Layer, type RawImage } from '../../worker/covers/index.js';
+import { coverLayers, type RawImage } from '../../worker/covers/index.js';
 import { outlineSvg } from '../../worker/covers/outline.js';
 import { blockSize } from '../../worker/covers/pixelate.js';
 import type { Detection, FaceDetector } from '../../worker/detector.js';
 import { processImage, type PipelineDeps } from '../../worker/pipeline.js';
+import { boxPixels, coverage } from '../helpers/faces.js';
 import { loadFixtures, type Fixture } from '../helpers/fixtures.js';
 import { renderEmoji, sharedDetector } from '../helpers/worker.js';
 
@@ -47,10 +48,6 @@ const same = (a: RawImage, b: RawImage, x: number, y: number) => {
   for (let c = 0; c < 3; c++) if (a.data[i + c] !== b.data[i + c]) return false;
   return true;
 };
-
-function* boxPixels(f: FaceBox) {
-  for (let y = f.y; y < f.y + f.height; y++) for (let x = f.x; x < f.x + f.width; x++) yield [x, y] as const;
-}
 
 /**
  * Detail at the face's own scale: the box resampled to 32 × 32 (so a 20 px and a 400 px face are
@@ -92,15 +89,6 @@ function changesPer(img: RawImage, f: FaceBox, per: number): number {
     pairs++;
   }
   return (changes / pairs) * per;
-}
-
-async function coverage(width: number, height: number, layers: Layer[]): Promise<Buffer> {
-  const transparent = { r: 0, g: 0, b: 0, alpha: 0 };
-  const { data } = await sharp({ create: { width, height, channels: 4, background: transparent } })
-    .composite(layers)
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return data;
 }
 
 interface Run {
@@ -186,7 +174,7 @@ describe('every cover mode on every fixture photo', () => {
       const alpha = await coverage(input.width, input.height, layers);
       for (const f of faces) {
         let holes = 0;
-        for (const [x, y] of boxPixels(f)) if (alpha[(y * input.width + x) * 4 + 3]! < 255) holes++;
+        for (const [x, y] of boxPixels(f)) if (alpha[y * input.width + x]! < 255) holes++;
         assert.equal(holes, 0, `${fixture.file}: ${holes} pixels of ${JSON.stringify(f)} show`);
       }
     }

@@ -9,7 +9,7 @@ import { EMOJIS } from '../../shared/emojis.js';
 import type { FaceBox, JobOptions } from '../../shared/jobs.js';
 import { blockSize } from '../../worker/covers/pixelate.js';
 import { coverLayers, paste as pasteInPlace, type Layer, type RawImage } from '../../worker/covers/index.js';
-import { box, tiltedFace } from '../helpers/faces.js';
+import { box, boxPixels, coverage, tiltedFace } from '../helpers/faces.js';
 import { renderEmoji } from '../helpers/worker.js';
 
 const options = (o: Partial<JobOptions>): JobOptions => ({ format: 'png', minConfidence: 0.5, ...o });
@@ -47,30 +47,9 @@ async function cover(img: RawImage, faces: FaceBox[], o: Partial<JobOptions>) {
   return { layers, out: paste(img, layers) };
 }
 
-/** Alpha the layers lay over each pixel (pasted on a transparent canvas). */
-async function coverage(width: number, height: number, layers: Layer[]): Promise<Buffer> {
-  const { data } = await sharp({
-    create: { width, height, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } },
-  })
-    .composite(layers)
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const alpha = Buffer.alloc(width * height);
-  for (let i = 0; i < alpha.length; i++) alpha[i] = data[i * 4 + 3]!;
-  return alpha;
-}
-
 const px = (img: RawImage, x: number, y: number) => [
   ...img.data.subarray((y * img.width + x) * img.channels, (y * img.width + x + 1) * img.channels),
 ];
-
-function boxPixels(f: FaceBox) {
-  const out: [number, number][] = [];
-  for (let y = Math.ceil(f.y); y < Math.floor(f.y + f.height); y++) {
-    for (let x = Math.ceil(f.x); x < Math.floor(f.x + f.width); x++) out.push([x, y]);
-  }
-  return out;
-}
 
 /** Standard deviation of the grey level over the box. */
 function boxStd(img: RawImage, f: FaceBox): number {
@@ -356,6 +335,36 @@ describe('every mode', () => {
       assert.equal(out.channels, 4);
       assert.equal(px(out, 80, 100)[3], 0, `${mode}: a transparent pixel inside the cover`);
       assert.equal(px(out, 120, 100)[3], 255, `${mode}: an opaque pixel inside the cover`);
+    }
+  });
+
+  it('pastes as libvips composites ("over"), to within one level, on opaque and transparent photos', async () => {
+    for (const channels of [3, 4]) {
+      const img = checker(64, 48, 5);
+      const base: RawImage = channels === 3 ? img : { ...img, channels: 4, data: Buffer.alloc(64 * 48 * 4) };
+      if (channels === 4) {
+        for (let i = 0; i < 64 * 48; i++) {
+          img.data.copy(base.data, i * 4, i * 3, i * 3 + 3);
+          base.data[i * 4 + 3] = (i * 37) % 256;
+        }
+      }
+      const input = Buffer.alloc(30 * 20 * 4);
+      for (let i = 0; i < 30 * 20; i++)
+        input.set([(i * 7) % 256, (i * 13) % 256, 200, (i * 11) % 256], i * 4);
+      const layer: Layer = { input, raw: { width: 30, height: 20, channels: 4 }, left: 20, top: 15 };
+      const ours = paste(base, [layer]);
+      const raw = { raw: { width: 64, height: 48, channels: channels as 3 | 4 } };
+      const composited = sharp(base.data, raw).composite([layer]);
+      if (channels === 3) composited.removeAlpha();
+      const theirs = await composited.raw().toBuffer();
+      let worst = 0;
+      for (let i = 0; i < ours.data.length; i++) {
+        // Colour under (almost) no alpha is meaningless: compare premultiplied where the photo has alpha.
+        const a = channels === 4 ? theirs[i - (i % 4) + 3]! / 255 : 1;
+        const isAlpha = channels === 4 && i % 4 === 3;
+        worst = Math.max(worst, Math.abs(ours.data[i]! - theirs[i]!) * (isAlpha ? 1 : a));
+      }
+      assert.ok(worst <= 1, `${channels} channels: off by ${worst}`);
     }
   });
 

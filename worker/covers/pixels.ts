@@ -56,6 +56,14 @@ export function signedDistance(s: Shape, x: number, y: number): number {
   return ((d - 1) * d) / Math.sqrt((u * u) / (s.rx * s.rx) + (v * v) / (s.ry * s.ry));
 }
 
+/** Alpha at signed distance d from the edge: full inside, to 0 over f px (linear at 1 px, else smoothstep). */
+function ramp(d: number, f: number): number {
+  if (d <= 0) return 255;
+  if (d >= f) return 0;
+  const t = 1 - d / f;
+  return Math.round(255 * (f === 1 ? t : t * t * (3 - 2 * t)));
+}
+
 /**
  * One alpha byte per pixel of `r`: 255 wherever the pixel's centre lies in the shape, so the whole
  * shape is covered at full strength; outside, falling to 0 over `feather` px (smoothstep), or over
@@ -103,12 +111,7 @@ export function shapeMask(s: Shape, r: Rect, feather: number): Buffer {
         i = i1;
         continue;
       }
-      const d = signedDistance(s, r.left + i + 0.5, y);
-      if (d <= 0) mask[row + i] = 255;
-      else if (d < f) {
-        const t = 1 - d / f;
-        mask[row + i] = Math.round(255 * (f === 1 ? t : t * t * (3 - 2 * t)));
-      }
+      mask[row + i] = ramp(signedDistance(s, r.left + i + 0.5, y), f);
     }
   }
   return mask;
@@ -120,12 +123,7 @@ export function shapeMaskSlow(s: Shape, r: Rect, feather: number): Buffer {
   const mask = Buffer.alloc(r.width * r.height);
   for (let j = 0; j < r.height; j++) {
     for (let i = 0; i < r.width; i++) {
-      const d = signedDistance(s, r.left + i + 0.5, r.top + j + 0.5);
-      if (d <= 0) mask[j * r.width + i] = 255;
-      else if (d < f) {
-        const t = 1 - d / f;
-        mask[j * r.width + i] = Math.round(255 * (f === 1 ? t : t * t * (3 - 2 * t)));
-      }
+      mask[j * r.width + i] = ramp(signedDistance(s, r.left + i + 0.5, r.top + j + 0.5), f);
     }
   }
   return mask;
