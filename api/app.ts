@@ -10,6 +10,7 @@ import { submissionLimits } from './limits.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { uploadStallGuard } from './slowClients.js';
 import { HttpProblem, problemHandler, sendProblem } from './problem.js';
+import { coversRouter } from './routes/covers.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
@@ -25,7 +26,7 @@ const KNOWN_PATHS: { pattern: RegExp; allow: string[] }[] = [
   { pattern: /^\/jobs\/[^/]+\/result\/?$/, allow: ['GET', 'HEAD'] },
   { pattern: /^\/jobs\/[^/]+\/events\/?$/, allow: ['GET'] },
   { pattern: /^\/turdify\/?$/, allow: ['POST'] },
-  { pattern: /^\/(emojis|healthz|readyz|workers|metrics)\/?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/(covers|emojis|healthz|readyz|workers|metrics)\/?$/, allow: ['GET', 'HEAD'] },
 ];
 
 /**
@@ -147,6 +148,7 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
   app.use(eventsRouter(deps));
   app.use(turdifyRouter(deps));
   app.use(workersRouter(deps));
+  app.use(coversRouter());
 
   app.use((req: Request, res: Response, _next: NextFunction) => {
     const known = KNOWN_PATHS.find((k) => k.pattern.test(req.path));

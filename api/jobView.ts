@@ -1,5 +1,6 @@
 // The JSON representation of a job, as GET /jobs/:id (and POST /jobs) answer it.
 import type { Job } from 'bullmq';
+import { optionsView } from '../shared/covers.js';
 import { parseFailure } from '../shared/errors.js';
 import type { TurdifyJobData, TurdifyJobResult } from '../shared/jobs.js';
 
@@ -46,11 +47,7 @@ export function jobView(
     started_at: iso(job.processedOn),
     finished_at: status === 'completed' || status === 'failed' ? iso(job.finishedOn) : null,
     attempts: job.attemptsMade,
-    options: {
-      emoji: data.options.emoji,
-      format: data.options.format,
-      min_confidence: data.options.minConfidence,
-    },
+    options: optionsView(data.options),
     input: {
       format: data.input.format,
       width: data.input.width,

@@ -1,36 +1,98 @@
 // Job options from the request: multipart form fields merged over query parameters (form wins).
+// The cover options (mode, emoji, shape, cover_scale, color) follow shared/covers.ts.
 import { z } from 'zod';
-import { DEFAULT_EMOJI, EMOJIS, isEmojiName } from '../shared/emojis.js';
+import {
+  COLOR_SYNTAX,
+  COVER_MODES,
+  COVER_OPTIONS,
+  COVER_SCALE_RANGE,
+  COVER_SHAPES,
+  DEFAULT_MODE,
+  MODES,
+  modesTaking,
+  parseEmojiSpec,
+  parseHexColor,
+  resolveCover,
+} from '../shared/covers.js';
 import { OUTPUT_FORMATS, type InputFormat, type JobOptions, type OutputFormat } from '../shared/jobs.js';
 import { HttpProblem } from './problem.js';
 
-export const OPTION_NAMES = ['emoji', 'format', 'min_confidence', 'callback_url'] as const;
+export const OPTION_NAMES = [...COVER_OPTIONS, 'format', 'min_confidence', 'callback_url'] as const;
+/** POST /turdify/ answers the image itself: no callback. */
+export const SYNC_OPTION_NAMES = OPTION_NAMES.filter((n) => n !== 'callback_url');
 
 const single = z.preprocess(
   (v) => (typeof v === 'string' ? v.trim() : v),
   z.string({ error: 'must be given once, as a string' }),
 );
 
+const numberIn = (min: number, max: number) =>
+  single
+    .refine((s) => s !== '' && Number.isFinite(Number(s)), {
+      error: `must be a number from ${min} to ${max}`,
+    })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { error: `must be at least ${min}` })
+        .max(max, { error: `must be at most ${max}` }),
+    );
+
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  single.pipe(z.enum(values, { error: `must be one of: ${values.join(', ')}` }));
+
 export function optionsSchema(defaults: { minConfidence: number; format: OutputFormat }) {
   return z
     .object({
+      mode: oneOf(COVER_MODES).optional(),
       emoji: single
-        .refine(isEmojiName, {
-          error: `must be one of: ${EMOJIS.map((e) => e.name).join(', ')}`,
+        .transform((s, ctx) => {
+          const parsed = parseEmojiSpec(s);
+          if ('spec' in parsed) return parsed.spec;
+          ctx.addIssue({ code: 'custom', message: parsed.error });
+          return z.NEVER;
         })
-        .default(DEFAULT_EMOJI),
-      format: single
-        .pipe(z.enum(OUTPUT_FORMATS, { error: `must be one of: ${OUTPUT_FORMATS.join(', ')}` }))
-        .default(defaults.format),
-      min_confidence: single
-        .refine((s) => s !== '' && Number.isFinite(Number(s)), { error: 'must be a number between 0 and 1' })
-        .transform(Number)
-        .pipe(z.number().min(0, { error: 'must be at least 0' }).max(1, { error: 'must be at most 1' }))
-        .default(defaults.minConfidence),
+        .optional(),
+      shape: oneOf(COVER_SHAPES).optional(),
+      cover_scale: numberIn(COVER_SCALE_RANGE.min, COVER_SCALE_RANGE.max).optional(),
+      color: single
+        .transform((s, ctx) => {
+          const color = parseHexColor(s);
+          if (color) return color;
+          ctx.addIssue({ code: 'custom', message: `must be a CSS hex colour: ${COLOR_SYNTAX}` });
+          return z.NEVER;
+        })
+        .optional(),
+      format: oneOf(OUTPUT_FORMATS).default(defaults.format),
+      min_confidence: numberIn(0, 1).default(defaults.minConfidence),
       // Vetted further (scheme, address) by the route, which can resolve the host.
       callback_url: single.optional(),
     })
-    .strict();
+    .strict()
+    .superRefine((o, ctx) => {
+      // An option the chosen mode does not take is a mistake worth saying, not something to ignore.
+      const mode = o.mode ?? DEFAULT_MODE;
+      for (const name of COVER_OPTIONS) {
+        if (name === 'mode' || o[name] === undefined) continue;
+        if ((MODES[mode].options as readonly string[]).includes(name)) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message:
+            `does not apply to mode ${mode} (it applies to ${modesTaking(name).join(', ')}); ` +
+            `mode ${mode} takes ${MODES[mode].options.join(', ') || 'no cover options'}`,
+        });
+      }
+    });
+}
+
+/** The values an option accepts, for the `allowed` member of its error (enumerations only). */
+function allowedValues(option: string): readonly string[] | undefined {
+  if (option === 'mode') return COVER_MODES;
+  if (option === 'shape') return COVER_SHAPES;
+  if (option === 'format') return OUTPUT_FORMATS;
+  return undefined;
 }
 
 /** The output format used when the request names none: the input's, when it is one we can write. */
@@ -57,11 +119,16 @@ export function invalidOption(option: string, message: string): HttpProblem {
   });
 }
 
-/** Parses and validates; throws a 400 HttpProblem naming every bad or unknown option. */
+/**
+ * Parses and validates; throws a 400 HttpProblem naming every bad or unknown option. The output
+ * format defaults to the input's (or `defaults.format` when given: /turdify/ answers PNG); `names`
+ * are the options the route takes.
+ */
 export function parseOptions(
   query: unknown,
   form: unknown,
-  defaults: { minConfidence: number; inputFormat: InputFormat },
+  defaults: { minConfidence: number; inputFormat: InputFormat; format?: OutputFormat },
+  names: readonly string[] = OPTION_NAMES,
 ): { options: JobOptions; callbackUrl?: string } {
   const merged: Record<string, unknown> = {
     ...(isPlainRecord(query) ? query : {}),
@@ -70,16 +137,23 @@ export function parseOptions(
   // Empty strings mean "not given" (an empty form field).
   for (const [k, v] of Object.entries(merged)) if (v === '') delete merged[k];
 
-  const unknown = Object.keys(merged).filter((k) => !(OPTION_NAMES as readonly string[]).includes(k));
+  const unknown = Object.keys(merged).filter((k) => !names.includes(k));
   if (unknown.length > 0) {
     throw new HttpProblem(400, 'unknown-option', 'Bad Request', `unknown option(s): ${unknown.join(', ')}`, {
-      extensions: { unknown_options: unknown, known_options: [...OPTION_NAMES] },
+      extensions: { unknown_options: unknown, known_options: [...names] },
     });
   }
-  const schema = cachedSchema(defaults.minConfidence, defaultOutputFormat(defaults.inputFormat));
+  const schema = cachedSchema(
+    defaults.minConfidence,
+    defaults.format ?? defaultOutputFormat(defaults.inputFormat),
+  );
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
-    const errors = parsed.error.issues.map((i) => ({ option: i.path.join('.'), message: i.message }));
+    const errors = parsed.error.issues.map((i) => {
+      const option = i.path.join('.');
+      const allowed = allowedValues(option);
+      return { option, message: i.message, ...(allowed ? { allowed } : {}) };
+    });
     throw new HttpProblem(
       400,
       'invalid-option',
@@ -88,12 +162,19 @@ export function parseOptions(
       { extensions: { errors } },
     );
   }
+  const o = parsed.data;
+  // Stored with every default that applies filled in, so the job record says what was done.
+  const cover = resolveCover({
+    ...(o.mode ? { mode: o.mode } : {}),
+    ...(o.emoji ? { emoji: o.emoji } : {}),
+    ...(o.shape ? { shape: o.shape } : {}),
+    ...(o.cover_scale !== undefined ? { coverScale: o.cover_scale } : {}),
+    ...(o.color ? { color: o.color } : {}),
+    format: o.format,
+    minConfidence: o.min_confidence,
+  });
   return {
-    options: {
-      emoji: parsed.data.emoji,
-      format: parsed.data.format,
-      minConfidence: parsed.data.min_confidence,
-    },
-    ...(parsed.data.callback_url ? { callbackUrl: parsed.data.callback_url } : {}),
+    options: { ...cover, format: o.format, minConfidence: o.min_confidence },
+    ...(o.callback_url ? { callbackUrl: o.callback_url } : {}),
   };
 }

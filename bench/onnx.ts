@@ -118,7 +118,7 @@ export async function benchOnnx(rounds = 3): Promise<OnnxBenchResult> {
 
   // End to end in one process: the worker's pipeline on every photo file, twice over.
   const renderer = createEmojiRenderer();
-  const renderEmoji = (name: string, size: number) => renderer.render(name, size);
+  const renderEmoji = (name: string, size: number, angle: number) => renderer.render(name, size, angle);
   const files = fixtures.map((f) => ({ file: f.file, bytes: readFileSync(f.path) }));
   const opts = { emoji: 'poop', format: 'jpeg' as const, minConfidence: 0.5 };
   const faces: Record<string, Record<string, FaceBox[]>> = {};

@@ -1,6 +1,7 @@
 // Rasterises the emoji art (assets/emoji/<name>.svg) to raw RGBA squares for compositing over faces.
-// Each (name, size) is rendered straight from the vector at the density that yields `size` pixels, so
-// the result is crisp at any size, and kept in a small LRU: a photo's faces tend to repeat sizes.
+// Each (name, size, angle) is rendered straight from the vector (turned faces get the art turned in
+// the SVG, not a rotated bitmap), so the result is crisp at any size and angle, and kept in a small
+// LRU: a photo's faces tend to repeat sizes.
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -29,11 +30,14 @@ export interface EmojiRendererOptions {
 export interface EmojiRenderer {
   readonly assetsDir: string;
   /**
-   * The emoji `name` as a `size`×`size` RGBA square. Rejects with an UnknownEmojiError for a name not in
-   * the catalogue (shared/emojis.ts) and with a RangeError for a size that is not an integer in
-   * 1..MAX_EMOJI_SIZE. Repeated calls return the same object (and buffer) while it is cached.
+   * The emoji `name` as a `size`×`size` RGBA square; turned by `angle` degrees (clockwise as seen,
+   * any finite number) it is drawn centred in the smallest square that holds the turned square,
+   * `rotatedSide(size, angle)` pixels wide. Rejects with an UnknownEmojiError for a name not in the
+   * catalogue (shared/emojis.ts) and with a RangeError for a size that is not an integer in
+   * 1..MAX_EMOJI_SIZE or a turned square wider than that. Repeated calls return the same object (and
+   * buffer) while it is cached.
    */
-  render(name: string, size: number): Promise<EmojiImage>;
+  render(name: string, size: number, angle?: number): Promise<EmojiImage>;
 }
 
 /** Largest side render() accepts (8192² RGBA is 256 MiB); callers clamp larger boxes. */
@@ -101,10 +105,40 @@ interface CacheEntry {
   bytes: number;
 }
 
-function checkSize(size: number): void {
+function checkSize(size: number, angle: number): void {
   if (!Number.isInteger(size) || size < 1 || size > MAX_EMOJI_SIZE) {
     throw new RangeError(`emoji size must be an integer in 1..${MAX_EMOJI_SIZE}, got ${String(size)}`);
   }
+  if (!Number.isFinite(angle)) throw new RangeError(`emoji angle must be finite, got ${String(angle)}`);
+  if (rotatedSide(size, angle) > MAX_EMOJI_SIZE) {
+    throw new RangeError(`emoji size ${size} turned by ${angle}° is wider than ${MAX_EMOJI_SIZE}`);
+  }
+}
+
+/** Side of the smallest square holding a `size` square turned by `angle` degrees. */
+export function rotatedSide(size: number, angle: number): number {
+  const a = (angle * Math.PI) / 180;
+  const exact = size * (Math.abs(Math.cos(a)) + Math.abs(Math.sin(a)));
+  // Multiples of 90° keep the size exactly (cos/sin round-off must not add a pixel).
+  return Math.abs(exact - Math.round(exact)) < 1e-6 ? Math.round(exact) : Math.ceil(exact);
+}
+
+/**
+ * The art turned about its centre, as an SVG of `side` px holding the `size` px original (nested
+ * <svg> with the original's viewBox, so the vector is drawn at the final scale).
+ */
+function turnedSvg(svg: Buffer, size: number, angle: number, side: number): Buffer {
+  const text = svg.toString('utf8').replace(/^\s*<\?xml[^>]*\?>/, '');
+  const inner = text.replace(
+    /<svg\b[^>]*>/,
+    (open) =>
+      `<svg width="${size}" height="${size}"${open.slice(4).replace(/\s(width|height)="[^"]*"/g, '')}`,
+  );
+  const c = side / 2;
+  return Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}" viewBox="0 0 ${side} ${side}">` +
+      `<g transform="translate(${c} ${c}) rotate(${angle}) translate(${-size / 2} ${-size / 2})">${inner}</g></svg>`,
+  );
 }
 
 export function createEmojiRenderer(opts: EmojiRendererOptions = {}): EmojiRenderer {
@@ -144,8 +178,21 @@ export function createEmojiRenderer(opts: EmojiRendererOptions = {}): EmojiRende
     return source;
   };
 
-  const rasterise = async (name: string, size: number): Promise<EmojiImage> => {
+  const rasterise = async (name: string, size: number, angle: number): Promise<EmojiImage> => {
     const { svg, side } = await loadSource(name);
+    if (angle % 360 !== 0) {
+      const turned = rotatedSide(size, angle);
+      const { data, info } = await sharp(turnedSvg(svg, size, angle, turned))
+        .ensureAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      if (info.width !== turned || info.height !== turned || info.channels !== 4) {
+        throw new Error(
+          `emoji ${JSON.stringify(name)}: rendered ${info.width}x${info.height}x${info.channels} turned, wanted ${turned}x${turned}x4`,
+        );
+      }
+      return Object.freeze({ data, width: turned, height: turned, channels: 4 as const });
+    }
     // Rasterise at the density that gives `size` pixels (librsvg draws the vector at that scale; no
     // upscaling of a small bitmap). sharp wants density >= 1, so sizes below side/72 are drawn a
     // little larger and reduced. The resize is then a no-op, or fixes rounding / a non-square viewBox.
@@ -171,10 +218,10 @@ export function createEmojiRenderer(opts: EmojiRendererOptions = {}): EmojiRende
     }
   };
 
-  const render = async (name: string, size: number): Promise<EmojiImage> => {
+  const render = async (name: string, size: number, angle = 0): Promise<EmojiImage> => {
     if (!isEmojiName(name)) throw new UnknownEmojiError(name);
-    checkSize(size);
-    const key = `${name}\u0000${size}`;
+    checkSize(size, angle);
+    const key = `${name}\u0000${size}\u0000${angle % 360 === 0 ? 0 : angle}`;
 
     const hit = cache.get(key);
     if (hit) {
@@ -185,7 +232,7 @@ export function createEmojiRenderer(opts: EmojiRendererOptions = {}): EmojiRende
     const running = inflight.get(key);
     if (running) return running;
 
-    const promise = rasterise(name, size);
+    const promise = rasterise(name, size, angle);
     inflight.set(key, promise);
     const entry: CacheEntry = { promise, bytes: 0 };
     if (maxEntries > 0) {

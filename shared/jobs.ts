@@ -1,6 +1,7 @@
 // What travels through the queue: the job's data (no image bytes: those sit in the image store)
 // and what a worker returns. Validated at the API edge, trusted inside.
 import { randomUUID } from 'node:crypto';
+import type { CoverMode, CoverShape } from './covers.js';
 
 export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -15,9 +16,23 @@ export const CONTENT_TYPES: Record<OutputFormat, string> = {
   webp: 'image/webp',
 };
 
+/**
+ * What the client asked for, validated by the API (api/options.ts), which stores every option that
+ * applies to the mode with its default filled in. Records queued before cover modes existed carry
+ * only `emoji`; shared/covers.ts (resolveCover) reads both. A worker from before cover modes fails a
+ * job without an emoji name (unknown_emoji) rather than covering it the wrong way.
+ */
 export interface JobOptions {
-  /** A name from the emoji catalogue (GET /emojis). */
-  emoji: string;
+  /** How faces are covered (shared/covers.ts); absent: emoji. */
+  mode?: CoverMode;
+  /** emoji mode: a catalogue name (GET /emojis), a comma list of them, or "random". */
+  emoji?: string;
+  /** blur, pixelate, solid. */
+  shape?: CoverShape;
+  /** Every mode but outline: multiple of the smallest cover that hides the face box. */
+  coverScale?: number;
+  /** solid, outline: "#rrggbb". */
+  color?: string;
   format: OutputFormat;
   /** Detections scoring below this are ignored. */
   minConfidence: number;

@@ -3,6 +3,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { optionsView } from './covers.js';
 import { parseFailure } from './errors.js';
 import type { FaceBox, TurdifyJobData, TurdifyJobResult } from './jobs.js';
 import { WEBHOOK_QUEUE_NAME, type RedisKeys } from './keys.js';
@@ -14,6 +15,8 @@ export interface WebhookEvent {
   data: {
     id: string;
     status: 'completed' | 'failed';
+    /** As GET /jobs/:id shows them (shared/covers.ts, optionsView). */
+    options: Record<string, unknown>;
     faces: { count: number; boxes: FaceBox[] };
     result_url: string | null;
     error: { code: string; message: string } | null;
@@ -44,6 +47,7 @@ export function webhookEvent(
     data: {
       id,
       status: completed ? 'completed' : 'failed',
+      options: optionsView(data.options),
       faces: { count: boxes.length, boxes },
       result_url: completed && base ? `${base}/jobs/${id}/result` : null,
       error: completed ? null : parseFailure(outcome.failedReason),

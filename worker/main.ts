@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const running = await startWorker({
     config,
     log,
-    renderEmoji: (name, size) => renderer.render(name, size),
+    renderEmoji: (name, size, angle) => renderer.render(name, size, angle),
   });
   log.info(
     {

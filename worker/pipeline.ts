@@ -1,5 +1,5 @@
 // The image work of one job, as plain functions (no Redis, no BullMQ):
-// decode once → detection copy → detect → boxes back to full size → paste emojis → encode once.
+// decode once → detection copy → detect → boxes back to full size → cover layers → paste and encode once.
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { JobFailure } from '../shared/errors.js';
 import {
@@ -9,9 +9,9 @@ import {
   type OutputFormat,
   type Point,
 } from '../shared/jobs.js';
+import { coverLayers, paste, type RenderEmoji } from './covers/index.js';
 import { failOnFor } from './decodeStrictness.js';
 import type { Detection, FaceDetector } from './detectors/types.js';
-import { emojiLayers, type RenderEmoji } from './overlay.js';
 
 export interface PipelineDeps {
   detector: FaceDetector;
@@ -32,6 +32,11 @@ export interface PipelineOutput {
   contentType: string;
   timings: Record<string, number>;
 }
+
+export type PipelineOptions = JobOptions & {
+  /** Seeds emoji=random: the job id, so every attempt of a job covers its faces the same way. */
+  seed?: string;
+};
 
 export type StageListener = (
   stage: 'decoded' | 'detected' | 'rendered' | 'encoded',
@@ -115,7 +120,7 @@ function decodeFailure(message: string, maxPixels: number | undefined): JobFailu
 
 export async function processImage(
   input: Buffer,
-  options: JobOptions,
+  options: PipelineOptions,
   deps: PipelineDeps,
   onStage: StageListener = () => {},
 ): Promise<PipelineOutput> {
@@ -150,16 +155,21 @@ export async function processImage(
   lap('detect');
   await onStage('detected', 60);
 
-  const layers = await emojiLayers(faces, options.emoji, width, height, deps.renderEmoji);
-  lap('render'); // the emoji rasters, one per face size (cached)
+  const layers = await coverLayers(faces, options, {
+    image: { data: full.data, width, height, channels },
+    renderEmoji: deps.renderEmoji,
+    seed: options.seed ?? '',
+  });
+  lap('render'); // each face's layer: an emoji raster (cached), or a blurred, mosaic or filled region
   await onStage('rendered', 70);
 
-  // Paste and encode in one libvips pass: no composited copy of the full image in between (on a
-  // 10 MP JPEG that copy cost more than half of the encode).
-  const composited = sharp(full.data, raw).composite(layers);
-  // Compositing adds an alpha channel; an opaque photo stays opaque (smaller PNG/WebP).
-  if (channels < 4) composited.removeAlpha();
-  const output = await encoder(composited, options.format).toBuffer();
+  // Paste the layers onto the decoded pixels in place (they are read no more: the detector has its
+  // copy), then encode in one libvips pass. Encoding from raw pixels writes no metadata: no EXIF
+  // (GPS, camera, orientation: already applied), XMP, IPTC, comments or ICC profile; the pixels
+  // are sRGB (converted from the input's profile at decode), which is what viewers assume of an
+  // untagged image.
+  paste({ data: full.data, width, height, channels }, layers);
+  const output = await encoder(sharp(full.data, raw), options.format).toBuffer();
   lap('encode');
   await onStage('encoded', 95);
 

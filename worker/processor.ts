@@ -13,8 +13,8 @@ import type { RedisKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { isRedisOom } from '../shared/redis.js';
 import { enqueueWebhook, webhookEvent, type WebhookQueue } from '../shared/webhooks.js';
+import type { RenderEmoji } from './covers/index.js';
 import type { FaceDetector } from './detectors/types.js';
-import type { RenderEmoji } from './overlay.js';
 import { processImage } from './pipeline.js';
 
 export interface ProcessorDeps {
@@ -122,7 +122,9 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
       };
       progress(5);
       const out = await withTimeout(
-        processImage(input, job.data.options, pipelineDeps, (_stage, percent) => progress(percent)),
+        processImage(input, { ...job.data.options, seed: id }, pipelineDeps, (_stage, percent) =>
+          progress(percent),
+        ),
         config.JOB_TIMEOUT_SECONDS * 1000,
       );
       const [check, put] = await Promise.allSettled([

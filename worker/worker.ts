@@ -17,7 +17,7 @@ import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRe
 import { detectorSpec } from './detectorConfig.js';
 import type { FaceDetector } from './detectors/types.js';
 import { startDetectorThread } from './detectorThread.js';
-import type { RenderEmoji } from './overlay.js';
+import type { RenderEmoji } from './covers/index.js';
 import { createProcessor, type TurdifyJob } from './processor.js';
 import { startWebhookWorker } from './webhookWorker.js';
 

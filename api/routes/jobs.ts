@@ -1,6 +1,5 @@
-// The asynchronous API: submit a job, poll it, fetch its result, delete it; and the emoji catalogue.
+// The asynchronous API: submit a job, poll it, fetch its result, delete it.
 import { Router, type Request } from 'express';
-import { DEFAULT_EMOJI, EMOJIS } from '../../shared/emojis.js';
 import { newJobId, type TurdifyJobData } from '../../shared/jobs.js';
 import { parseFailure } from '../../shared/errors.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
@@ -240,16 +239,6 @@ export function jobsRouter(deps: ApiDeps): Router {
     await deps.webhooks.remove(id).catch(() => 0);
     await redis.unlink(keys.webhook(id), keys.bullWebhook(id), keys.bullWebhookLogs(id));
     res.status(204).end();
-  });
-
-  router.get('/emojis', (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json({
-      emojis: EMOJIS.map((e) => ({
-        name: e.name,
-        description: e.description,
-        default: e.name === DEFAULT_EMOJI,
-      })),
-    });
   });
 
   return router;

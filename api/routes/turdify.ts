@@ -1,7 +1,7 @@
-// POST /turdify/: the synchronous call (upload in field "my_file", PNG back in the same response).
+// POST /turdify/: the synchronous call (upload in field "my_file", PNG back in the same response;
+// cover options as query parameters).
 // It is the asynchronous job underneath, awaited up to SYNC_TIMEOUT_SECONDS.
 import { Router } from 'express';
-import { DEFAULT_EMOJI } from '../../shared/emojis.js';
 import { parseFailure, type JobErrorCode } from '../../shared/errors.js';
 import { clientOf } from '../auth.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
@@ -9,6 +9,7 @@ import { inspectImage } from '../inspectImage.js';
 import { jobUrls } from '../jobView.js';
 import { lookupJobWhenEnded } from '../jobLookup.js';
 import { markJobCreated } from '../limits.js';
+import { parseOptions, SYNC_OPTION_NAMES } from '../options.js';
 import { HttpProblem } from '../problem.js';
 import { imageUpload, uploadedBytes } from '../upload.js';
 import { submitJob } from './jobs.js';
@@ -38,14 +39,18 @@ export function turdifyRouter(deps: ApiDeps): Router {
     async (req, res) => {
       const bytes = uploadedBytes(req, 'my_file');
       const info = await inspectImage(bytes, { maxPixels: config.MAX_PIXELS });
+      // Options come as query parameters only: the 2021 clients send just the file, and other form
+      // fields are ignored as they were then. PNG unless asked otherwise, as then.
+      const { options } = parseOptions(
+        req.query,
+        undefined,
+        { minConfidence: config.MIN_CONFIDENCE, inputFormat: info.format, format: 'png' },
+        SYNC_OPTION_NAMES,
+      );
       const { owner } = clientOf(req);
       const job = await submitJob(
         deps,
-        {
-          options: { emoji: DEFAULT_EMOJI, format: 'png', minConfidence: config.MIN_CONFIDENCE },
-          input: { ...info, bytes: bytes.length },
-          ...(owner ? { owner } : {}),
-        },
+        { options, input: { ...info, bytes: bytes.length }, ...(owner ? { owner } : {}) },
         bytes,
       );
       markJobCreated(res);

@@ -169,7 +169,13 @@ describe('queued jobs (no worker)', () => {
     assert.match(body.id, UUID);
     assert.equal(r.headers.location, `/jobs/${body.id}`);
     assert.equal(body.status, 'queued');
-    assert.deepEqual(body.options, { emoji: 'ghost', format: 'jpeg', min_confidence: 0.3 });
+    assert.deepEqual(body.options, {
+      mode: 'emoji',
+      emoji: 'ghost',
+      cover_scale: 1.1,
+      format: 'jpeg',
+      min_confidence: 0.3,
+    });
     assert.equal(body.input.format, 'jpeg');
     assert.equal(body.input.bytes, jpeg.length);
     assert.ok(body.input.width > 0 && body.input.height > 0);

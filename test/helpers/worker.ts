@@ -2,7 +2,7 @@
 import { createEmojiRenderer } from '../../shared/emojiRenderer.js';
 import { createLogger } from '../../shared/logger.js';
 import { createDetector, type DetectorSpec, type FaceDetector } from '../../worker/detectors/index.js';
-import type { RenderEmoji } from '../../worker/overlay.js';
+import type { RenderEmoji } from '../../worker/covers/index.js';
 
 const detectors = new Map<string, Promise<FaceDetector>>();
 
@@ -16,4 +16,4 @@ export function sharedDetector(spec: Partial<DetectorSpec> = {}): Promise<FaceDe
 }
 
 const renderer = createEmojiRenderer();
-export const renderEmoji: RenderEmoji = (name, size) => renderer.render(name, size);
+export const renderEmoji: RenderEmoji = (name, size, angle) => renderer.render(name, size, angle);

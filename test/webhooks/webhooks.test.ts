@@ -159,6 +159,11 @@ describe('webhooks, SSE and long polling', () => {
       ]);
       assert.equal(event.data.result_url, `${PUBLIC_URL}/jobs/${id}/result`);
       assert.equal(event.data.error, null);
+      assert.deepEqual(
+        event.data.options,
+        (await view(id)).options,
+        'the options as GET /jobs/:id shows them',
+      );
       assert.match(String(headers['webhook-id']), /^msg_[0-9a-f]{32}$/);
       // A tampered body (or a wrong secret) fails verification.
       assert.throws(() =>
