@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { createEmojiRenderer, verifyEmojiAssets } from '../shared/emojiRenderer.js';
 import { createLogger } from '../shared/logger.js';
-import { startWorker } from './worker.js';
+import { startWorker, type RunningWorker } from './worker.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -18,27 +18,21 @@ async function main(): Promise<void> {
   // libvips' operation cache only helps when the same image is processed again: never here.
   sharp.cache(false);
   const renderer = createEmojiRenderer();
-  const running = await startWorker({
-    config,
-    log,
-    renderEmoji: (name, size, angle) => renderer.render(name, size, angle),
-  });
-  log.info(
-    {
-      id: running.info.id,
-      backend: running.detector.backend,
-      detector: running.detector.name,
-      weights: running.detector.weights,
-      concurrency: config.WORKER_CONCURRENCY,
-    },
-    'worker ready',
-  );
 
+  // Signals are taken from the start: a worker told to stop while it starts (the model loading, its
+  // registry entry already written) stops once started, leaving the registry as it found it.
+  const started: { worker?: RunningWorker } = {};
+  let stopAsked: string | undefined;
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) {
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
+    }
+    const running = started.worker;
+    if (!running) {
+      stopAsked = signal;
+      return;
     }
     closing = true;
     log.info({ signal }, 'shutting down after the active job');
@@ -52,6 +46,23 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  const running = (started.worker = await startWorker({
+    config,
+    log,
+    renderEmoji: (name, size, angle) => renderer.render(name, size, angle),
+  }));
+  log.info(
+    {
+      id: running.info.id,
+      backend: running.detector.backend,
+      detector: running.detector.name,
+      weights: running.detector.weights,
+      concurrency: config.WORKER_CONCURRENCY,
+    },
+    'worker ready',
+  );
+  if (stopAsked) shutdown(stopAsked);
 }
 
 main().catch((err: unknown) => {

@@ -10,13 +10,13 @@ import { startApi, type RunningApi } from '../../api/server.js';
 import { COVER_MODES, COVER_SHAPES, coverCatalogue } from '../../shared/covers.js';
 import { EMOJIS } from '../../shared/emojis.js';
 import { loadConfig } from '../../shared/config.js';
-
-const DEFAULT_MIN_CONFIDENCE = loadConfig({}).MIN_CONFIDENCE;
 import { createLogger } from '../../shared/logger.js';
 import { webhookEvent } from '../../shared/webhooks.js';
 import type { TurdifyJobData } from '../../shared/jobs.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+const DEFAULT_MIN_CONFIDENCE = loadConfig({}).MIN_CONFIDENCE;
 
 const photo = readFileSync(join(fixturesDir, 'astronaut.png'));
 let redisServer: TestRedis;
@@ -26,7 +26,7 @@ before(async () => {
   redisServer = await startTestRedis();
   const config = loadConfig({
     REDIS_URL: redisServer.url,
-    KEY_PREFIX: `c${process.pid}`,
+    KEY_PREFIX: redisServer.prefix,
     PORT: '0',
     HOST: '127.0.0.1',
     SYNC_TIMEOUT_SECONDS: '1',
