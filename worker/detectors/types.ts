@@ -1,6 +1,6 @@
 // What every face detector is, whatever its model or backend: pixels in, faces out. The pipeline,
 // the worker and the API only see this.
-import type { Landmarks } from '../../shared/jobs.js';
+import type { FaceBox } from '../../shared/jobs.js';
 
 /** Raw pixels, 3 channels (RGB), row-major. */
 export interface RgbImage {
@@ -9,16 +9,12 @@ export interface RgbImage {
   height: number;
 }
 
-/** A face in the RgbImage's pixel coordinates. */
-export interface Detection {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  /** Comparable across detectors (see each detector's calibration): what min_confidence is compared with. */
-  score: number;
-  landmarks?: Landmarks;
-}
+/**
+ * A face in the RgbImage's pixel coordinates, unrounded: a FaceBox's shape (pipeline.ts scales it to
+ * the full-size photo and rounds it into one). Its score is comparable across detectors (each
+ * detector's calibration): what min_confidence is compared with.
+ */
+export type Detection = FaceBox;
 
 /** Where a detector's weights come from and the terms they are under (shown in /readyz and /workers). */
 export interface WeightsInfo {
