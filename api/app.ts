@@ -14,6 +14,7 @@ import { coversRouter } from './routes/covers.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
+import { pageRouter } from './routes/page.js';
 import { turdifyRouter } from './routes/turdify.js';
 import { workersRouter } from './routes/workers.js';
 
@@ -27,6 +28,7 @@ const KNOWN_PATHS: { pattern: RegExp; allow: string[] }[] = [
   { pattern: /^\/jobs\/[^/]+\/events\/?$/, allow: ['GET'] },
   { pattern: /^\/turdify\/?$/, allow: ['POST'] },
   { pattern: /^\/(covers|emojis|healthz|readyz|workers|metrics)\/?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/(emojis\/[^/]+\.svg|web\/.+)?$/, allow: ['GET', 'HEAD'] },
 ];
 
 /**
@@ -149,10 +151,12 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
   app.use(turdifyRouter(deps));
   app.use(workersRouter(deps));
   app.use(coversRouter());
+  app.use(pageRouter());
 
   app.use((req: Request, res: Response, _next: NextFunction) => {
     const known = KNOWN_PATHS.find((k) => k.pattern.test(req.path));
-    if (known) {
+    // A GET that reached here under /web/ or /emojis/ is a file that is not there: 404, not 405.
+    if (known && !known.allow.includes(req.method)) {
       const allow = known.allow.join(', ');
       sendProblem(
         res,
