@@ -38,7 +38,12 @@ export function pageRouter(): Router {
     const name = String(req.params.name);
     // Only catalogue names reach the file system: no path is built from anything else.
     if (!isEmojiName(name)) {
-      throw new HttpProblem(404, 'not-found', 'Not Found', `no emoji named ${JSON.stringify(name.slice(0, 40))}`);
+      throw new HttpProblem(
+        404,
+        'not-found',
+        'Not Found',
+        `no emoji named ${JSON.stringify(name.slice(0, 40))}`,
+      );
     }
     res
       .set('Cache-Control', 'public, max-age=3600')

@@ -35,6 +35,10 @@ function newCard(file) {
   const before = li.querySelector('.before');
   before.src = URL.createObjectURL(file);
   before.alt = `Original: ${name}`;
+  // Not a picture the browser can show (a text file, or HEIC in most browsers): no empty frame.
+  before.addEventListener('error', () => {
+    before.closest('figure').hidden = true;
+  });
   li.querySelector('.bar').setAttribute('aria-label', `Progress of ${name}`);
   list.append(li);
   resultsPanel.hidden = false;
