@@ -75,6 +75,7 @@ describe('the web page in Chromium', { skip, timeout: 240_000 }, () => {
   let redis: Redis;
   let api: RunningApi;
   let keyedApi: RunningApi;
+  let strictApi: RunningApi;
   let apiKey: string;
   let worker: Proc;
   let context: BrowserContext;
@@ -95,6 +96,16 @@ describe('the web page in Chromium', { skip, timeout: 240_000 }, () => {
     api = await startApi(loadConfig(common), log);
     // A second API on the same queue that needs keys: the page must ask for one.
     keyedApi = await startApi(loadConfig({ ...common, REQUIRE_API_KEY: 'true' }), log);
+    // Small limits, on a key prefix of its own so that the other tests' submissions do not count.
+    strictApi = await startApi(
+      loadConfig({
+        ...common,
+        KEY_PREFIX: `${redisServer.prefix}-strict`,
+        RATE_LIMIT_PER_MINUTE: '2',
+        MAX_UPLOAD_BYTES: '200000',
+      }),
+      log,
+    );
     redis = createRedis(redisServer.url, 'client');
     await waitReady(redis, 5000);
     apiKey = (await createApiKey(redis, redisKeys(redisServer.prefix), 'page-test')).key;
@@ -124,6 +135,7 @@ describe('the web page in Chromium', { skip, timeout: 240_000 }, () => {
     worker?.signal('SIGTERM');
     await worker?.exited(15_000).catch(() => worker.signal('SIGKILL'));
     await keyedApi?.close();
+    await strictApi?.close();
     await api?.close();
     redis?.disconnect();
     await redisServer?.close();
@@ -292,11 +304,130 @@ describe('the web page in Chromium', { skip, timeout: 240_000 }, () => {
     assert.match(await page.locator('#key-form').innerText(), /This server needs an API key/);
     assert.match(await page.locator('.job .error').innerText(), /needs an API key/);
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'key-input');
+    // A wrong key: said so, forgotten, asked again.
+    await page.fill('#key-input', 'tdy_not-a-key');
+    await page.click('#key-form button[type="submit"]');
+    await page.locator('#key-form').waitFor({ state: 'visible' });
+    assert.match(await page.locator('#key-why').innerText(), /was not accepted/);
+    assert.equal(await page.evaluate(() => localStorage.getItem('turdify.apiKey')), null);
     await page.fill('#key-input', apiKey);
     await page.click('#key-form button[type="submit"]');
     const card = page.locator('.job').last();
     await card.locator('.after-figure:not([hidden])').waitFor({ timeout: 120_000 });
     assert.equal(await page.evaluate(() => localStorage.getItem('turdify.apiKey')), apiKey);
+  });
+
+  it('takes photos dropped on the page or pasted into it', async () => {
+    const { page } = await open(`${api.url}/`);
+    const photo = readFileSync(GROUP).toString('base64');
+    await page.evaluate(
+      ([b64, how]) => {
+        const bytes = Uint8Array.from(atob(b64!), (c) => c.charCodeAt(0));
+        for (const way of how!.split(',')) {
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], `${way}.jpg`, { type: 'image/jpeg' }));
+          if (way === 'dropped') {
+            document
+              .querySelector('#drop')!
+              .dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true }));
+          } else {
+            document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true }));
+          }
+        }
+      },
+      [photo, 'dropped,pasted'],
+    );
+    const cards = page.locator('.job');
+    await until(
+      'two results',
+      async () => (await page.locator('.after-figure:not([hidden])').count()) === 2,
+      120_000,
+      200,
+    );
+    assert.deepEqual(await cards.locator('.name').allInnerTexts(), ['dropped.jpg', 'pasted.jpg']);
+  });
+
+  it('says when a photo is too large and when to come back after too many (429 with Retry-After)', async () => {
+    const { page } = await open(`${strictApi.url}/`);
+    await page.setInputFiles('#pick', ASTRONAUT); // 792 kB, over this server's 200 kB
+    const big = await lastCardSettled(page);
+    assert.equal(
+      await big.locator('.error').innerText(),
+      'This photo is too large to upload to this server (its file is over the size limit).',
+    );
+    await page.setInputFiles('#pick', [GROUP, GROUP]); // the limit is 2 a minute: the second is refused
+    const limited = page.locator('.job', { hasText: 'Too many photos' });
+    await limited.waitFor({ timeout: 60_000 });
+    assert.match(
+      await limited.locator('.error').innerText(),
+      /^Too many photos in a short time: try again in \d+ seconds?\.$/,
+    );
+    assert.equal(await limited.locator('.retry').isVisible(), true, 'a retry button');
+  });
+
+  it('words every problem the API answers, never showing its JSON', async () => {
+    const { page } = watched[0]!;
+    const url = '/web/api.js';
+    const cases: [number, Record<string, unknown>, string | null, RegExp][] = [
+      [401, { detail: 'this server needs an API key' }, null, /needs an API key/],
+      [401, { detail: 'the API key is not valid (unknown or revoked)' }, null, /not accepted/],
+      [413, { type: 'x/payload-too-large' }, null, /too large to upload/],
+      [
+        413,
+        { type: 'x/too-many-pixels', width: 10000, height: 8000, max_pixels: 50000000 },
+        null,
+        /10000 × 8000 pixels is more than the 50 megapixels/,
+      ],
+      [
+        415,
+        { type: 'x/unsupported-media-type', accepted_formats: ['jpeg', 'png'] },
+        null,
+        /not an image the service can read\. It takes JPEG, PNG\./,
+      ],
+      [422, { type: 'x/corrupt-image' }, null, /damaged/],
+      [429, { type: 'x/rate-limited' }, '7', /try again in 7 seconds/],
+      [503, { type: 'x/queue-full' }, '5', /queue is full right now: try again in 5 seconds/],
+      [503, { type: 'x/uploads-busy' }, '1', /busy .*in 1 second\./],
+      [
+        400,
+        { type: 'x/invalid-option', detail: 'shape: must be one of: ellipse, box' },
+        null,
+        /refused an option: shape: must be/,
+      ],
+      [500, { type: 'x/internal', detail: 'an unexpected error occurred' }, null, /had a problem/],
+      [502, {}, null, /had a problem/],
+    ];
+    for (const [status, problem, retryAfter, expected] of cases) {
+      const message = await page.evaluate(
+        async ([u, s, p, r]) => (await import(u as string)).wordProblem(s, p, r).message as string,
+        [url, status, problem, retryAfter] as const,
+      );
+      assert.match(message, expected, `${status} ${JSON.stringify(problem)}`);
+      assert.doesNotMatch(message, /[{}]/);
+    }
+  });
+
+  it('would see a CSP violation: an inline script and an inline style are reported', async () => {
+    // The control for the next test: the recorder does catch what the policy blocks.
+    const page = await context.newPage();
+    await page.goto(`${api.url}/`);
+    await page.waitForSelector('body.ready');
+    await page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'document.title = "inline ran"';
+      document.body.append(script);
+      document.body.insertAdjacentHTML('beforeend', '<p style="color: red">inline style</p>');
+    });
+    await until(
+      'two violations',
+      async () =>
+        (await page.evaluate(
+          () => (window as unknown as { cspViolations: string[] }).cspViolations.length,
+        )) >= 2,
+      5000,
+    );
+    assert.notEqual(await page.title(), 'inline ran');
+    await page.close();
   });
 
   it('tripped no Content-Security-Policy rule and logged no error on any page', async () => {
@@ -305,8 +436,10 @@ describe('the web page in Chromium', { skip, timeout: 240_000 }, () => {
         () => (window as unknown as { cspViolations: string[] }).cspViolations,
       );
       assert.deepEqual(violations, [], page.url());
-      // Chromium logs each error answer; the 415 (text file) and 401 (no key) are the tests' own.
-      const unexpected = problems.filter((p) => !/Failed to load resource: .* status of (401|415)\b/.test(p));
+      // Chromium logs each error answer; these (text file, no key, too large, too many) are the tests' own.
+      const unexpected = problems.filter(
+        (p) => !/Failed to load resource: .* status of (401|413|415|429)\b/.test(p),
+      );
       assert.deepEqual(unexpected, [], page.url());
     }
   });
