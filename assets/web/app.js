@@ -5,6 +5,9 @@ import { forgetKey, saveKey, savedKey, setUpChoices } from './choices.js';
 
 /** Photos sent at once; the rest wait their turn (the API rate-limits submissions). */
 const PARALLEL = 3;
+/** A photo refused for a while (429, 503 with Retry-After) is sent again by itself, this often at most. */
+const AUTO_RETRIES = 3;
+const MAX_AUTO_WAIT_S = 120;
 
 const $ = (sel) => document.querySelector(sel);
 const resultsPanel = $('#results-panel');
@@ -62,6 +65,7 @@ function show(job, { status, progress, error }) {
 }
 
 function enqueue(job) {
+  clearTimeout(job.timer);
   job.state = 'waiting';
   job.li.querySelector('.retry').hidden = true;
   show(job, { status: 'Waiting its turn…', progress: undefined });
@@ -133,7 +137,17 @@ function failed(job, err) {
     askForKey(err.message);
     return;
   }
-  job.li.querySelector('.retry').hidden = !(err instanceof ApiError && err.retryable);
+  const retryable = err instanceof ApiError && err.retryable;
+  job.li.querySelector('.retry').hidden = !retryable;
+  const wait = retryable ? err.retryAfter : undefined;
+  if (wait !== undefined && wait <= MAX_AUTO_WAIT_S && (job.autoRetries ?? 0) < AUTO_RETRIES) {
+    job.autoRetries = (job.autoRetries ?? 0) + 1;
+    show(job, { status: `Sending it again by itself in ${wait} s.`, error: message });
+    clearTimeout(job.timer);
+    job.timer = setTimeout(() => {
+      if (job.state === 'failed') enqueue(job);
+    }, wait * 1000);
+  }
 }
 
 function askForKey(why) {

@@ -99,7 +99,7 @@ export function setUpChoices(form, catalogue) {
   const color = form.querySelector('#color');
   const format = form.querySelector('#format');
   const colorDefaults = catalogue.options?.color?.default ?? {};
-  if (/^#[0-9a-f]{6}$/i.test(saved.color ?? '')) color.value = saved.color;
+  if (saved.colorChosen === true && /^#[0-9a-f]{6}$/i.test(saved.color ?? '')) color.value = saved.color;
   else if (colorDefaults[mode]) color.value = colorDefaults[mode];
   format.value = pick(saved.format, ['', 'jpeg', 'png', 'webp'], '');
 
@@ -111,14 +111,14 @@ export function setUpChoices(form, catalogue) {
     const taken = new Set(current().options);
     for (const el of form.querySelectorAll('[data-option]')) el.hidden = !taken.has(el.dataset.option);
   };
-  let lastMode = mode;
+  // Until a colour is picked, each mode shows its own default (black fill, green outline).
+  let colorChosen = saved.colorChosen === true;
+  color.addEventListener('input', () => {
+    colorChosen = true;
+  });
   form.addEventListener('change', () => {
     const now = current().name;
-    // A new mode starts from its own default colour unless one was chosen for it.
-    if (now !== lastMode && color.value === (colorDefaults[lastMode] ?? '') && colorDefaults[now]) {
-      color.value = colorDefaults[now];
-    }
-    lastMode = now;
+    if (!colorChosen && colorDefaults[now]) color.value = colorDefaults[now];
     update();
     localStorage.setItem(
       STORE,
@@ -127,6 +127,7 @@ export function setUpChoices(form, catalogue) {
         emoji: value('emoji'),
         shape: value('shape'),
         color: color.value,
+        colorChosen,
         format: format.value,
       }),
     );

@@ -234,7 +234,13 @@ describe('the web page in Chromium', { skip, timeout: 240_000 }, () => {
 
   it('remembers the options and sends only those the mode takes', async () => {
     const { page } = watched[0]!;
+    // Each mode shows its own default colour until one is picked.
+    await page.locator('input[name="mode"][value="outline"]').check();
+    assert.equal(await page.inputValue('#color'), '#00ff00');
+    await page.locator('input[name="mode"][value="solid"]').check();
+    assert.equal(await page.inputValue('#color'), '#000000');
     await page.locator('input[name="mode"][value="blur"]').check();
+    assert.equal(await page.locator('[data-option="color"]').isHidden(), true, 'blur takes no colour');
     assert.equal(await page.locator('#emojis').isHidden(), true, 'blur takes no emoji');
     assert.equal(await page.locator('#shapes').isVisible(), true, 'blur takes a shape');
     await page.locator('input[name="shape"][value="box"]').check();
@@ -363,6 +369,7 @@ describe('the web page in Chromium', { skip, timeout: 240_000 }, () => {
       /^Too many photos in a short time: try again in \d+ seconds?\.$/,
     );
     assert.equal(await limited.locator('.retry').isVisible(), true, 'a retry button');
+    assert.match(await limited.locator('.status').innerText(), /^Sending it again by itself in \d+ s\.$/);
   });
 
   it('words every problem the API answers, never showing its JSON', async () => {
