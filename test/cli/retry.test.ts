@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ApiError, createApiClient, retryAfterSeconds } from '../../cli/api.js';
+import type { ApiError } from '../../cli/api.js';
+import { createApiClient, retryAfterSeconds } from '../../cli/api.js';
 import { waitForJob, type Update } from '../../cli/watch.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
