@@ -25,6 +25,13 @@ interface Out {
 
 const plural = (n: number) => (n === 0 ? 'no faces' : n === 1 ? '1 face' : `${n} faces`);
 
+/** A message on one line: a decoder's multi-line report (libvips repeats itself) joined, then cut. */
+export function oneLine(message: string, maxChars = Infinity): string {
+  const lines = [...new Set(message.split(/\r?\n/).map((l) => l.trim()))].filter(Boolean);
+  const text = lines.join('; ');
+  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
+}
+
 /** The line an outcome is printed as (not --json). */
 export function outcomeLine(o: Outcome): string {
   switch (o.status) {
@@ -33,7 +40,7 @@ export function outcomeLine(o: Outcome): string {
     case 'queued':
       return `${o.id}\t${o.file}`;
     case 'failed':
-      return `${o.file}: ${o.error}`;
+      return `${o.file}: ${oneLine(o.error)}`;
   }
 }
 

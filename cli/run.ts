@@ -5,7 +5,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { ApiError, type ApiClient } from './api.js';
 import type { CliOptions } from './args.js';
 import { collectFiles, type Collected, type InputFile } from './files.js';
-import type { Reporter } from './report.js';
+import { oneLine, type Reporter } from './report.js';
 import { waitForJob } from './watch.js';
 
 /** The result's extension from its content type: image/jpeg → jpg. */
@@ -85,7 +85,8 @@ async function submitAll(
       faces = ended.faces ? faceCount(ended.faces) : undefined;
       if (ended.status === 'failed') {
         const e = ended.error;
-        throw new ApiError(e ? `${e.message} (job failed: ${e.code})` : 'the job failed');
+        // Cut before the code, so a decoder's long report still ends in it.
+        throw new ApiError(e ? `${oneLine(e.message, 200)} (job failed: ${e.code})` : 'the job failed');
       }
       const output = `${file.outputBase}.${extensionFor(ended.result?.content_type ?? '')}`;
       const other = written.get(resolve(output));

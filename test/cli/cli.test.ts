@@ -9,6 +9,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -21,6 +22,7 @@ import { createApiKey } from '../../shared/apiKeys.js';
 import { redisKeys } from '../../shared/keys.js';
 import { createRedis, waitReady } from '../../shared/redis.js';
 import { assertBuilt } from '../helpers/build.js';
+import { damaged, encodings } from '../helpers/damage.js';
 import { startService, until, type Proc } from '../helpers/cluster.js';
 import { fixturesDir, repoRoot } from '../helpers/fixtures.js';
 import { waitHttp, type JobView } from '../helpers/http.js';
@@ -244,6 +246,21 @@ describe('turdify CLI against a real API, worker and Redis', { timeout: 300_000 
     });
     assert.equal(fromEnv.code, 0, fromEnv.stderr);
     assert.equal((JSON.parse(fromEnv.out[0]!) as { status: string }).status, 'completed');
+  });
+
+  it('a photo the worker cannot decode: one line with the job’s error code', async () => {
+    // Passes the API's checks, fails in the decoder (libvips reports it over several lines).
+    const good = await encodings(readFileSync(join(fixturesDir, 'dlib_voc_2007_007763.jpg')));
+    writeFileSync(join(dir, 'broken.jpg'), damaged('jpeg', good.jpeg));
+    const r = await cli(dir, ['--server', server, 'broken.jpg']);
+    assert.equal(r.code, 1);
+    assert.equal(r.err.length, 2, r.stderr);
+    assert.match(
+      r.err[0]!,
+      /^broken\.jpg: the image could not be decoded: .+ \(job failed: corrupt_image\)$/,
+    );
+    assert.equal(r.err[1], 'turdify: 1 of 1 files failed');
+    assert.deepEqual(r.out, []);
   });
 
   it('a server that does not answer: one line saying so, exit 1', async () => {
