@@ -113,6 +113,8 @@ export function barReporter(stream: NodeJS.WritableStream, total: number): Repor
       overall.update(done, { state: summary() });
     },
     finish() {
+      // stop() draws the bars but not what was logged since the last frame: draw that first.
+      bars.update();
       bars.stop();
     },
   };
