@@ -270,10 +270,18 @@ describe('turdify CLI against a real API, worker and Redis', { timeout: 300_000 
     assert.match(r.err[0]!, /^turdify: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
   });
 
-  it('usage: --version, and exit 2 with a hint for a bad command line', async () => {
+  it('usage: a bin, --version, and exit 2 with a hint for a bad command line', async () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      version: string;
+      bin: Record<string, string>;
+      scripts: Record<string, string>;
+    };
+    assert.equal(pkg.bin.turdify, 'dist/cli/main.js'); // npx turdify
+    assert.equal(pkg.scripts.cli, 'node dist/cli/main.js'); // npm run cli -- …
+    assert.ok(readFileSync(CLI, 'utf8').startsWith('#!/usr/bin/env node\n'));
     const version = await cli(dir, ['--version']);
     assert.equal(version.code, 0);
-    assert.match(version.out[0]!, /^\d+\.\d+\.\d+$/);
+    assert.equal(version.out[0], pkg.version);
     for (const args of [[], ['--mode', 'sparkle', 'single.jpg'], ['--concurrency', '0', 'single.jpg']]) {
       const r = await cli(dir, args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
