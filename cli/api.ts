@@ -19,6 +19,16 @@ export const jobViewSchema = z.object({
 });
 export type JobView = z.infer<typeof jobViewSchema>;
 
+/** A job as the server described it; an answer of another shape (not a Turdify server?) is an ApiError. */
+export function parseJob(data: unknown): JobView {
+  const parsed = jobViewSchema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const where = parsed.error.issues[0]?.path.join('.') || 'the answer';
+  throw new ApiError(
+    `the server's answer is not a Turdify job (${where}: ${parsed.error.issues[0]?.message})`,
+  );
+}
+
 const problemSchema = z.object({
   type: z.string().optional(),
   title: z.string().optional(),
@@ -92,7 +102,7 @@ export interface ApiClient {
     options: Record<string, string>,
     onRetry?: (n: RetryNotice) => void,
   ): Promise<JobView>;
-  getJob(id: string, waitSeconds?: number, signal?: AbortSignal): Promise<JobView>;
+  getJob(id: string, waitSeconds?: number): Promise<JobView>;
   getResult(id: string): Promise<{ bytes: Buffer; contentType: string }>;
   /** GET /healthz: undefined when the server answers, else why not. */
   unreachableReason(): Promise<string | undefined>;
@@ -116,7 +126,7 @@ export function createApiClient(server: string, apiKey?: string): ApiClient {
   };
   const json = async (res: Response) => {
     if (!res.ok) throw await errorOf(res);
-    return jobViewSchema.parse(await res.json());
+    return parseJob(await res.json().catch(() => undefined));
   };
 
   return {
@@ -147,9 +157,9 @@ export function createApiClient(server: string, apiKey?: string): ApiClient {
         await sleep(wait * 1000);
       }
     },
-    async getJob(id, waitSeconds = 0, signal) {
+    async getJob(id, waitSeconds = 0) {
       const query = waitSeconds > 0 ? `?wait=${waitSeconds}` : '';
-      return json(await request(`/jobs/${encodeURIComponent(id)}${query}`, signal ? { signal } : {}));
+      return json(await request(`/jobs/${encodeURIComponent(id)}${query}`));
     },
     async getResult(id) {
       const res = await request(`/jobs/${encodeURIComponent(id)}/result`);

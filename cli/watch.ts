@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { z } from 'zod';
-import { ApiError, errorOf, jobViewSchema, type ApiClient, type JobView } from './api.js';
+import { ApiError, errorOf, parseJob, type ApiClient, type JobView } from './api.js';
 
 /** The server sends a keep-alive every 15 s (api/routes/events.ts). */
 const IDLE_MS = 45_000;
@@ -65,11 +65,12 @@ export async function waitForJob(
           const data: unknown = JSON.parse(msg.data);
           if (msg.event === 'removed') throw new ApiError('the job was deleted before it ended');
           if (msg.event === 'progress') {
-            onUpdate({ status: (status = 'active'), progress: progressSchema.parse(data).progress });
+            const progress = progressSchema.safeParse(data);
+            if (progress.success) onUpdate({ status: (status = 'active'), progress: progress.data.progress });
           } else if (msg.event === 'active') {
             onUpdate({ status: (status = 'active'), progress: 0 });
           } else if (msg.event === 'state' || msg.event === 'completed' || msg.event === 'failed') {
-            const job = jobViewSchema.parse(data);
+            const job = parseJob(data);
             if (ended(job)) return job;
             status = job.status as Update['status'];
             onUpdate({ status, progress: job.progress ?? 0 });
@@ -77,7 +78,7 @@ export async function waitForJob(
         }
       }
     } catch (err) {
-      if (err instanceof ApiError || err instanceof z.ZodError) throw err;
+      if (err instanceof ApiError) throw err;
       // Dropped, went quiet, or could not connect: open it again below.
     } finally {
       clearTimeout(idle);

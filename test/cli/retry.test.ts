@@ -86,6 +86,14 @@ describe('CLI API client: retries and reconnects', () => {
     assert.equal(seen[0]!.auth, undefined, 'no key, no Authorization header');
   });
 
+  it('says so when the answer is not a Turdify job (another server at that address)', async () => {
+    play((_q, r) => sendJson(r, 200, { hello: 'world' }));
+    await assert.rejects(createApiClient(base).submit(Buffer.from('x'), 'a.jpg', {}), {
+      name: 'ApiError',
+      message: /^the server's answer is not a Turdify job \(id: /,
+    });
+  });
+
   it('reads Retry-After as seconds or as an HTTP date', () => {
     assert.equal(retryAfterSeconds('5'), 5);
     assert.equal(
