@@ -36,17 +36,24 @@ const problemSchema = z.object({
   detail: z.string().optional(),
 });
 
-/** A refusal from the server (its problem+json), or no answer at all (`status` undefined). */
+/** A refusal from the server (its problem+json), an answer that makes no sense, or none at all. */
 export class ApiError extends Error {
   override name = 'ApiError';
+  readonly status: number | undefined;
+  /** The problem type's last segment, e.g. `unsupported-media-type`. */
+  readonly slug: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+  /** The connection failed or dropped: the request may or may not have arrived. */
+  readonly noAnswer: boolean;
   constructor(
     message: string,
-    readonly status?: number,
-    /** The problem type's last segment, e.g. `unsupported-media-type`. */
-    readonly slug?: string,
-    readonly retryAfterSeconds?: number,
+    more: { status?: number; slug?: string; retryAfterSeconds?: number; noAnswer?: boolean } = {},
   ) {
     super(message);
+    this.status = more.status;
+    this.slug = more.slug;
+    this.retryAfterSeconds = more.retryAfterSeconds;
+    this.noAnswer = more.noAnswer ?? false;
   }
 }
 
@@ -61,12 +68,12 @@ export async function errorOf(res: Response): Promise<ApiError> {
   }
   const slug = problem.type?.split('/').filter(Boolean).pop();
   const words = problem.detail ?? problem.title ?? (res.statusText || 'error');
-  return new ApiError(
-    `${words} (${res.status}${slug ? ` ${slug}` : ''})`,
-    res.status,
-    slug,
-    retryAfterSeconds(res.headers.get('retry-after')),
-  );
+  const retryAfter = retryAfterSeconds(res.headers.get('retry-after'));
+  return new ApiError(`${words} (${res.status}${slug ? ` ${slug}` : ''})`, {
+    status: res.status,
+    ...(slug ? { slug } : {}),
+    ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
+  });
 }
 
 /** Retry-After as seconds (delta-seconds or an HTTP date), or undefined. */
@@ -83,7 +90,9 @@ const isRetryable = (e: ApiError) =>
 
 const unreachable = (server: string, err: unknown) => {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return new ApiError(`cannot reach ${server} (${cause?.code ?? cause?.message ?? String(err)})`);
+  return new ApiError(`cannot reach ${server} (${cause?.code ?? cause?.message ?? String(err)})`, {
+    noAnswer: true,
+  });
 };
 
 export interface RetryNotice {
@@ -150,8 +159,8 @@ export function createApiClient(server: string, apiKey?: string): ApiClient {
           error = err;
         }
         // A dropped connection is retried too (the key makes that safe), after 1, 2, 4… s.
-        const wait = error.status === undefined ? 2 ** (attempt - 1) : (error.retryAfterSeconds ?? 1);
-        const retry = error.status === undefined || isRetryable(error);
+        const wait = error.noAnswer ? 2 ** (attempt - 1) : (error.retryAfterSeconds ?? 1);
+        const retry = error.noAnswer || isRetryable(error);
         if (!retry || attempt >= MAX_ATTEMPTS || wait > MAX_RETRY_AFTER_SECONDS) throw error;
         onRetry?.({ attempt, waitSeconds: wait, reason: error.message });
         await sleep(wait * 1000);
