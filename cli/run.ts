@@ -4,8 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ApiError, type ApiClient } from './api.js';
 import type { CliOptions } from './args.js';
-import { collectFiles, type Collected, type InputFile } from './files.js';
-import { oneLine, type Reporter } from './report.js';
+import { collectFiles, type InputFile } from './files.js';
+import { oneLine, outcomeLine, type Reporter } from './report.js';
 import { waitForJob } from './watch.js';
 
 /** The result's extension from its content type: image/jpeg → jpg. */
@@ -13,8 +13,6 @@ export function extensionFor(contentType: string): string {
   const sub = /^image\/([a-z0-9.+-]+)/i.exec(contentType)?.[1]?.toLowerCase() ?? 'bin';
   return sub === 'jpeg' ? 'jpg' : sub;
 }
-
-const faceCount = (faces: unknown[] | undefined) => faces?.length ?? 0;
 
 async function inPool<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -32,37 +30,34 @@ export async function run(
 ): Promise<number> {
   const { files, missing, skippedFolders } = await collectFiles(opts.paths, opts);
   if (skippedFolders > 0) warn(`turdify: left out ${skippedFolders} subfolder(s); --recursive walks them`);
+  if (files.length === 0 && missing.length === 0) {
+    warn('turdify: no image files to submit');
+    return 1;
+  }
+  // Before any bar is drawn: a server that does not answer is one line, not one per file.
+  const unreachable = files.length > 0 ? await api.unreachableReason() : undefined;
+  if (unreachable) {
+    for (const m of missing) warn(outcomeLine({ file: m.path, status: 'failed', error: m.message }));
+    warn(`turdify: ${unreachable}; start one (npm start) or give --server / TURDIFY_URL`);
+    return files.length + missing.length;
+  }
   const reporter = makeReporter(files.length + missing.length);
   try {
-    return await submitAll(opts, api, reporter, warn, files, missing);
+    for (const m of missing) reporter.end({ file: m.path, status: 'failed', error: m.message });
+    return missing.length + (await submitAll(opts, api, reporter, files));
   } finally {
     reporter.finish();
   }
 }
 
+/** Submits, waits for and writes every file; resolves with how many failed. */
 async function submitAll(
   opts: CliOptions,
   api: ApiClient,
   reporter: Reporter,
-  warn: (line: string) => void,
   files: InputFile[],
-  missing: Collected['missing'],
 ): Promise<number> {
   let failed = 0;
-  for (const m of missing) {
-    failed++;
-    reporter.end({ file: m.path, status: 'failed', error: m.message });
-  }
-  if (files.length === 0) {
-    if (missing.length === 0) warn('turdify: no image files to submit');
-    return Math.max(failed, 1);
-  }
-  const unreachable = await api.unreachableReason();
-  if (unreachable) {
-    warn(`turdify: ${unreachable}; start one (npm start) or give --server / TURDIFY_URL`);
-    return files.length + failed;
-  }
-
   // Two inputs whose results would land on one path (a.jpg from two folders into one --out): the
   // second fails rather than overwrite the first.
   const written = new Map<string, string>();
@@ -82,7 +77,7 @@ async function submitAll(
       const ended = await waitForJob(api, id, (u) =>
         reporter.update(name, u.status === 'queued' ? 'queued' : 'covering faces', u.progress),
       );
-      faces = ended.faces ? faceCount(ended.faces) : undefined;
+      faces = ended.faces?.length;
       if (ended.status === 'failed') {
         const e = ended.error;
         // Cut before the code, so a decoder's long report still ends in it.
@@ -96,7 +91,7 @@ async function submitAll(
       const result = await api.getResult(id);
       await mkdir(dirname(output), { recursive: true });
       await writeFile(output, result.bytes);
-      reporter.end({ file: name, id, status: 'completed', faces: faceCount(ended.faces), output });
+      reporter.end({ file: name, id, status: 'completed', faces: faces ?? 0, output });
     } catch (err) {
       failed++;
       const error = err instanceof Error ? err.message : String(err);

@@ -35,7 +35,6 @@ export async function waitForJob(
   id: string,
   onUpdate: (u: Update) => void,
 ): Promise<JobView> {
-  let status: Update['status'] = 'queued';
   let drops = 0;
   for (;;) {
     const abort = new AbortController();
@@ -66,14 +65,13 @@ export async function waitForJob(
           if (msg.event === 'removed') throw new ApiError('the job was deleted before it ended');
           if (msg.event === 'progress') {
             const progress = progressSchema.safeParse(data);
-            if (progress.success) onUpdate({ status: (status = 'active'), progress: progress.data.progress });
+            if (progress.success) onUpdate({ status: 'active', progress: progress.data.progress });
           } else if (msg.event === 'active') {
-            onUpdate({ status: (status = 'active'), progress: 0 });
+            onUpdate({ status: 'active', progress: 0 });
           } else if (msg.event === 'state' || msg.event === 'completed' || msg.event === 'failed') {
             const job = parseJob(data);
             if (ended(job)) return job;
-            status = job.status as Update['status'];
-            onUpdate({ status, progress: job.progress ?? 0 });
+            onUpdate({ status: job.status as Update['status'], progress: job.progress ?? 0 });
           }
         }
       }
