@@ -148,7 +148,8 @@ export function createApiClient(server: string, apiKey?: string): ApiClient {
       for (let attempt = 1; ; attempt++) {
         const form = new FormData();
         for (const [name, value] of Object.entries(options)) form.append(name, value);
-        form.append('image', new Blob([image]), filename);
+        // readFile's Buffer is backed by an ArrayBuffer, never a SharedArrayBuffer (DOM's BlobPart wants that said).
+        form.append('image', new Blob([image as Uint8Array<ArrayBuffer>]), filename);
         let error: ApiError;
         try {
           return await json(
