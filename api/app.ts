@@ -14,6 +14,7 @@ import { coversRouter } from './routes/covers.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
+import { problemsRouter } from './routes/problems.js';
 import { turdifyRouter } from './routes/turdify.js';
 import { workersRouter } from './routes/workers.js';
 
@@ -27,6 +28,8 @@ const KNOWN_PATHS: { pattern: RegExp; allow: string[] }[] = [
   { pattern: /^\/jobs\/[^/]+\/events\/?$/, allow: ['GET'] },
   { pattern: /^\/turdify\/?$/, allow: ['POST'] },
   { pattern: /^\/(covers|emojis|healthz|readyz|workers|metrics)\/?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/(openapi\.json|docs|problems)\/?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/problems\/[^/]+\/?$/, allow: ['GET', 'HEAD'] },
 ];
 
 /**
@@ -149,6 +152,7 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
   app.use(turdifyRouter(deps));
   app.use(workersRouter(deps));
   app.use(coversRouter());
+  app.use(problemsRouter());
 
   app.use((req: Request, res: Response, _next: NextFunction) => {
     const known = KNOWN_PATHS.find((k) => k.pattern.test(req.path));
