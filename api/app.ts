@@ -11,9 +11,11 @@ import { createMetrics, type ApiMetrics } from './metrics.js';
 import { uploadStallGuard } from './slowClients.js';
 import { HttpProblem, problemHandler, sendProblem } from './problem.js';
 import { coversRouter } from './routes/covers.js';
+import { docsRouter } from './routes/docs.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
+import { openapiRouter } from './routes/openapi.js';
 import { problemsRouter } from './routes/problems.js';
 import { turdifyRouter } from './routes/turdify.js';
 import { workersRouter } from './routes/workers.js';
@@ -153,6 +155,8 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
   app.use(workersRouter(deps));
   app.use(coversRouter());
   app.use(problemsRouter());
+  app.use(openapiRouter(deps));
+  app.use(docsRouter());
 
   app.use((req: Request, res: Response, _next: NextFunction) => {
     const known = KNOWN_PATHS.find((k) => k.pattern.test(req.path));
