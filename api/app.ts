@@ -10,6 +10,7 @@ import { submissionLimits } from './limits.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { uploadStallGuard } from './slowClients.js';
 import { HttpProblem, problemHandler, sendProblem } from './problem.js';
+import { adminRouter } from './routes/admin.js';
 import { coversRouter } from './routes/covers.js';
 import { docsRouter } from './routes/docs.js';
 import { eventsRouter } from './routes/events.js';
@@ -143,6 +144,9 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
     });
   }
   app.use('/workers', admin);
+  // The queue dashboard: only with ADMIN_TOKEN (else its path is a 404).
+  const dashboard = adminRouter(deps, CONTENT_SECURITY_POLICY);
+  if (dashboard) app.use(dashboard);
 
   // Job routes: an API key (required with REQUIRE_API_KEY), then the submission limits.
   app.use(['/jobs', '/turdify'], clientAuth(deps));
