@@ -5,70 +5,69 @@ import { PROBLEM_TYPES, problemTypeUri, type ProblemSlug } from '../problemTypes
 const ID = 'c7e4b91d-dbc4-457a-8a1b-e4e96346f67e';
 const SELF = `http://localhost:3000/jobs/${ID}`;
 
-const base = {
+/** A job view, its members in the order jobView writes them. */
+const job = (
+  status: string,
+  progress: number,
+  times: { started_at: string | null; finished_at: string | null },
+  attempts: number,
+  extra: Record<string, unknown> = {},
+) => ({
   id: ID,
+  status,
+  progress,
   created_at: '2026-12-02T00:31:00.386Z',
+  ...times,
+  attempts,
   options: { mode: 'emoji', emoji: 'alien', cover_scale: 1.1, format: 'webp', min_confidence: 0.3 },
   input: { format: 'jpeg', width: 320, height: 320, bytes: 22024 },
   links: { self: SELF, result: `${SELF}/result` },
-};
+  ...extra,
+});
 
-export const queuedJob = {
-  ...base,
-  status: 'queued',
-  progress: 0,
-  started_at: null,
-  finished_at: null,
-  attempts: 0,
-};
+export const queuedJob = job('queued', 0, { started_at: null, finished_at: null }, 0);
 
-export const completedJob = {
-  ...base,
-  status: 'completed',
-  progress: 100,
-  started_at: '2026-12-02T00:31:00.387Z',
-  finished_at: '2026-12-02T00:31:00.514Z',
-  attempts: 1,
-  faces: [
-    {
-      x: 108,
-      y: 29,
-      width: 64,
-      height: 83,
-      score: 0.994,
-      landmarks: {
-        left_eye: [126, 63.3],
-        right_eye: [155.2, 64.6],
-        nose: [140.2, 78.8],
-        mouth_left: [126, 89.3],
-        mouth_right: [151.5, 90.5],
+export const completedJob = job(
+  'completed',
+  100,
+  { started_at: '2026-12-02T00:31:00.387Z', finished_at: '2026-12-02T00:31:00.514Z' },
+  1,
+  {
+    faces: [
+      {
+        x: 108,
+        y: 29,
+        width: 64,
+        height: 83,
+        score: 0.994,
+        landmarks: {
+          left_eye: [126, 63.3],
+          right_eye: [155.2, 64.6],
+          nose: [140.2, 78.8],
+          mouth_left: [126, 89.3],
+          mouth_right: [151.5, 90.5],
+        },
       },
-    },
-  ],
-  result: {
-    url: `${SELF}/result`,
-    content_type: 'image/webp',
-    bytes: 18946,
-    width: 320,
-    height: 320,
+    ],
+    result: { url: `${SELF}/result`, content_type: 'image/webp', bytes: 18946, width: 320, height: 320 },
+    timings: { decode: 3.2, resize: 0.4, detect: 89.4, render: 11, encode: 17.2, total: 124 },
+    backend: 'onnx',
+    detector: 'retinaface_mnet025_v1',
   },
-  timings: { decode: 3.2, resize: 0.4, detect: 89.4, render: 11, encode: 17.2, total: 124 },
-  backend: 'onnx',
-  detector: 'retinaface_mnet025_v1',
-};
+);
 
-export const failedJob = {
-  ...base,
-  status: 'failed',
-  progress: 0,
-  started_at: '2026-12-02T00:31:00.387Z',
-  finished_at: '2026-12-02T00:31:00.401Z',
-  attempts: 1,
-  error: {
-    code: 'corrupt_image',
-    message: 'the image could not be decoded: VipsJpeg: Premature end of input file',
+export const failedJob = job(
+  'failed',
+  0,
+  { started_at: '2026-12-02T00:31:00.387Z', finished_at: '2026-12-02T00:31:00.401Z' },
+  1,
+  {
+    error: {
+      code: 'corrupt_image',
+      message: 'the image could not be decoded: VipsJpeg: Premature end of input file',
+    },
   },
-};
+);
 
 export const jobEvents = [
   'retry: 2000',
