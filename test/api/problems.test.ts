@@ -42,6 +42,19 @@ describe('the catalogue', () => {
     const missing = [...written].filter((s) => !(PROBLEM_SLUGS as string[]).includes(s));
     assert.deepEqual(missing, []);
   });
+  test("the source's status and title for each slug are the catalogue's", () => {
+    const wrong: string[] = [];
+    for (const file of [...sources('api'), ...sources('shared')]) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/new HttpProblem\(\s*(\d{3}),\s*'([a-z0-9-]+)',\s*'([^']+)'/g)) {
+        const t = PROBLEM_TYPES[m[2] as keyof typeof PROBLEM_TYPES];
+        if (!t || !(t.status as readonly number[]).includes(Number(m[1])) || t.title !== m[3]) {
+          wrong.push(`${file}: ${m[1]} ${m[2]} "${m[3]}"`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
   test('holds the slug of every job error code (POST /turdify/ answers them)', () => {
     for (const code of JOB_ERROR_CODES) assert.ok(PROBLEM_SLUGS.includes(JOB_FAILURE_SLUGS[code]), code);
   });
