@@ -85,6 +85,14 @@ const dashboardCsp = (directives: Record<string, string[]>) =>
     directives: { ...directives, styleSrc: ["'self'", "'unsafe-inline'"] },
   });
 
+/** bull-board's adapter runs an Express app of its own: without the header ours does not send. */
+class DashboardAdapter extends ExpressAdapter {
+  constructor() {
+    super();
+    this.app.disable('x-powered-by');
+  }
+}
+
 /** The dashboard's router, or undefined when ADMIN_TOKEN is not set (the path is then a 404). */
 export function adminRouter(
   deps: Pick<ApiDeps, 'config' | 'queue' | 'webhooks'>,
@@ -97,7 +105,7 @@ export function adminRouter(
   const webhooks = new BullMQAdapter(deps.webhooks as unknown as Queue, { readOnlyMode: true });
   webhooks.setFormatter('data', (d: Partial<WebhookJobData>) => dashboardWebhookData(d));
 
-  const board = new ExpressAdapter();
+  const board = new DashboardAdapter();
   board.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: [jobs, webhooks],

@@ -86,6 +86,8 @@ describe('with ADMIN_TOKEN', () => {
       .get('/admin/queues/api/queues')
       .set('Authorization', `Bearer ${TOKEN}`);
     assert.equal(bearer.status, 200);
+    assert.equal(page.headers['x-powered-by'], undefined);
+    assert.equal(bearer.headers['x-powered-by'], undefined);
     // The CSP: inline styles allowed here only, scripts and everything else from this origin.
     const csp = String(page.headers['content-security-policy']);
     assert.match(csp, /style-src 'self' 'unsafe-inline'/);
