@@ -14,6 +14,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
+import { buildOpenApi } from '../../api/openapi/document.js';
 import { PROBLEM_SLUGS, PROBLEM_TYPES } from '../../api/problemTypes.js';
 import { createDeps } from '../../api/server.js';
 import { loadConfig, type Config } from '../../shared/config.js';
@@ -26,7 +27,12 @@ import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 type Json = Record<string, unknown>;
-type Operation = { responses: Record<string, Json>; parameters?: Json[]; requestBody?: Json };
+type Operation = {
+  responses: Record<string, Json>;
+  parameters?: Json[];
+  requestBody?: Json;
+  security?: Json[];
+};
 type OpenApi = { paths: Record<string, Record<string, Operation>>; components: Json };
 
 const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete'] as const;
@@ -161,6 +167,29 @@ describe('the document', () => {
         .filter((k) => k !== 'image')
         .sort(),
     );
+  });
+});
+
+describe("the server's configuration", () => {
+  test('keys required, ADMIN_TOKEN, METRICS_PORT and MIN_CONFIDENCE show in the document', () => {
+    const strict = buildOpenApi(
+      {
+        ...config,
+        REQUIRE_API_KEY: true,
+        ADMIN_TOKEN: 'x'.repeat(20),
+        METRICS_PORT: 9464,
+        MIN_CONFIDENCE: 0.6,
+      },
+      '0.0.0',
+    ) as unknown as OpenApi & { paths: Record<string, Record<string, { security?: Json[] }>> };
+    assert.deepEqual(strict.paths['/jobs']!.post!.security, [{ apiKey: [] }, { apiKeyHeader: [] }]);
+    assert.deepEqual(strict.paths['/workers']!.get!.security, [{ adminToken: [] }]);
+    assert.equal(strict.paths['/metrics'], undefined, '/metrics is on METRICS_PORT');
+    const min = (strict.paths['/jobs']!.post!.parameters as Json[]).find((p) => p.name === 'min_confidence')!;
+    assert.equal((min.schema as Json).default, 0.6);
+    // This app's own: keys optional (`{}`), operator routes open.
+    assert.deepEqual(doc.paths['/jobs']!.post!.security, [{ apiKey: [] }, { apiKeyHeader: [] }, {}]);
+    assert.deepEqual(doc.paths['/workers']!.get!.security, []);
   });
 });
 
