@@ -10,11 +10,15 @@ import { submissionLimits } from './limits.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { uploadStallGuard } from './slowClients.js';
 import { HttpProblem, problemHandler, sendProblem } from './problem.js';
+import { adminRouter } from './routes/admin.js';
 import { coversRouter } from './routes/covers.js';
+import { docsRouter } from './routes/docs.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
 import { pageRouter } from './routes/page.js';
+import { openapiRouter } from './routes/openapi.js';
+import { problemsRouter } from './routes/problems.js';
 import { turdifyRouter } from './routes/turdify.js';
 import { workersRouter } from './routes/workers.js';
 
@@ -29,6 +33,8 @@ const KNOWN_PATHS: { pattern: RegExp; allow: string[] }[] = [
   { pattern: /^\/turdify\/?$/, allow: ['POST'] },
   { pattern: /^\/(covers|emojis|healthz|readyz|workers|metrics)\/?$/, allow: ['GET', 'HEAD'] },
   { pattern: /^\/(emojis\/[^/]+\.svg|web\/.+)?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/(openapi\.json|docs|problems)\/?$/, allow: ['GET', 'HEAD'] },
+  { pattern: /^\/problems\/[^/]+\/?$/, allow: ['GET', 'HEAD'] },
 ];
 
 /**
@@ -140,6 +146,9 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
     });
   }
   app.use('/workers', admin);
+  // The queue dashboard: only with ADMIN_TOKEN (else its path is a 404).
+  const dashboard = adminRouter(deps, CONTENT_SECURITY_POLICY);
+  if (dashboard) app.use(dashboard);
 
   // Job routes: an API key (required with REQUIRE_API_KEY), then the submission limits.
   app.use(['/jobs', '/turdify'], clientAuth(deps));
@@ -152,6 +161,9 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
   app.use(workersRouter(deps));
   app.use(coversRouter());
   app.use(pageRouter());
+  app.use(problemsRouter());
+  app.use(openapiRouter(deps));
+  app.use(docsRouter());
 
   app.use((req: Request, res: Response, _next: NextFunction) => {
     const known = KNOWN_PATHS.find((k) => k.pattern.test(req.path));

@@ -60,21 +60,41 @@ export function clientAuth(deps: Pick<ApiDeps, 'config' | 'redis' | 'keys'>): Re
   };
 }
 
-/** Operator routes: ADMIN_TOKEN as a Bearer token when one is set; open otherwise. */
-export function adminAuth(config: ApiDeps['config']): RequestHandler {
+/**
+ * Operator routes: ADMIN_TOKEN as a Bearer token when one is set; open otherwise. `basic`: HTTP
+ * Basic too, with the token as the password (any user name), so a browser can open the page and
+ * asks for it (the Basic challenge comes first: browsers prompt for the first scheme they know).
+ */
+export function adminAuth(config: ApiDeps['config'], opts: { basic?: boolean } = {}): RequestHandler {
   return (req, _res, next) => {
-    if (!isAdmin(config, req)) {
+    if (!isAdmin(config, req) && !(opts.basic && isAdminBasic(config, req))) {
       const sent = req.get('authorization') !== undefined;
-      throw unauthorized(
+      const how = opts.basic
+        ? 'HTTP Basic with it as the password, or "Authorization: Bearer <ADMIN_TOKEN>"'
+        : '"Authorization: Bearer <ADMIN_TOKEN>"';
+      const problem = unauthorized(
         'turdify-admin',
-        sent
-          ? 'the admin token is not valid'
-          : 'this route needs the admin token: "Authorization: Bearer <ADMIN_TOKEN>"',
+        sent ? 'the admin token is not valid' : `this route needs the admin token: ${how}`,
         sent,
       );
+      if (opts.basic) {
+        problem.headers['WWW-Authenticate'] =
+          `Basic realm="turdify-admin", charset="UTF-8", ${problem.headers['WWW-Authenticate']}`;
+      }
+      throw problem;
     }
     next();
   };
+}
+
+/** True when the request carries ADMIN_TOKEN as the password of HTTP Basic credentials. */
+function isAdminBasic(config: ApiDeps['config'], req: Request): boolean {
+  if (!config.ADMIN_TOKEN) return true;
+  const m = /^Basic[ ]+([A-Za-z0-9+/=]+)\s*$/i.exec(req.get('authorization') ?? '');
+  if (!m) return false;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 && secretsEqual(decoded.slice(colon + 1), config.ADMIN_TOKEN);
 }
 
 /** True when no ADMIN_TOKEN is set, or the request carries it. */

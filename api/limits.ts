@@ -12,6 +12,7 @@ import type { ApiDeps } from './deps.js';
 import { clientOf } from './auth.js';
 import { idempotencyKeyOf, idempotentJobExists } from './idempotency.js';
 import { HttpProblem } from './problem.js';
+import type { ProblemSlug } from './problemTypes.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -55,7 +56,7 @@ function sendCommandVia(redis: Redis) {
   };
 }
 
-function limitProblem(slug: string, detail: string, limit: number) {
+function limitProblem(slug: ProblemSlug, detail: string, limit: number) {
   return new HttpProblem(429, slug, 'Too Many Requests', detail, {
     extensions: { limit },
     headers: { 'Cache-Control': 'no-store' },

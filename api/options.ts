@@ -8,12 +8,17 @@ import {
   COVER_SCALE_RANGE,
   COVER_SHAPES,
   DEFAULT_MODE,
+  DEFAULT_SHAPE,
+  HEX_COLOR_PATTERN,
+  MAX_EMOJI_LIST,
+  RANDOM_EMOJI,
   MODES,
   modesTaking,
   parseEmojiSpec,
   parseHexColor,
   resolveCover,
 } from '../shared/covers.js';
+import { DEFAULT_EMOJI, EMOJIS } from '../shared/emojis.js';
 import { OUTPUT_FORMATS, type InputFormat, type JobOptions, type OutputFormat } from '../shared/jobs.js';
 import { HttpProblem } from './problem.js';
 
@@ -26,7 +31,8 @@ const single = z.preprocess(
   z.string({ error: 'must be given once, as a string' }),
 );
 
-const numberIn = (min: number, max: number) =>
+/** A number given as a string (form field, query parameter) within [min, max]. */
+export const numberIn = (min: number, max: number) =>
   single
     .refine((s) => s !== '' && Number.isFinite(Number(s)), {
       error: `must be a number from ${min} to ${max}`,
@@ -39,13 +45,21 @@ const numberIn = (min: number, max: number) =>
         .max(max, { error: `must be at most ${max}` }),
     );
 
+/** The emoji option's syntax as a regular expression: one name, a comma list of names, or random. */
+const EMOJI_NAME = `(?:${EMOJIS.map((e) => e.name).join('|')})`;
+const EMOJI_SPEC_PATTERN = `^(?:${RANDOM_EMOJI}|${EMOJI_NAME}(?:,${EMOJI_NAME}){0,${MAX_EMOJI_LIST - 1}})$`;
+
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
   single.pipe(z.enum(values, { error: `must be one of: ${values.join(', ')}` }));
 
 export function optionsSchema(defaults: { minConfidence: number; format: OutputFormat }) {
   return z
     .object({
-      mode: oneOf(COVER_MODES).optional(),
+      mode: oneOf(COVER_MODES)
+        .meta({
+          description: `How faces are covered (default ${DEFAULT_MODE}): ${COVER_MODES.map((m) => `${m}: ${MODES[m].description}`).join(' ')}`,
+        })
+        .optional(),
       emoji: single
         .transform((s, ctx) => {
           const parsed = parseEmojiSpec(s);
@@ -53,9 +67,24 @@ export function optionsSchema(defaults: { minConfidence: number; format: OutputF
           ctx.addIssue({ code: 'custom', message: parsed.error });
           return z.NEVER;
         })
+        // What the transform checks, for the OpenAPI document (JSON Schema cannot see into it).
+        .meta({
+          type: 'string',
+          pattern: EMOJI_SPEC_PATTERN,
+          description: `An emoji name (GET /emojis), a comma list of up to ${MAX_EMOJI_LIST} (faces take them in turn), or ${RANDOM_EMOJI}.`,
+          examples: [DEFAULT_EMOJI, `${EMOJIS[0]!.name},${EMOJIS[1]!.name}`, RANDOM_EMOJI],
+        })
         .optional(),
-      shape: oneOf(COVER_SHAPES).optional(),
-      cover_scale: numberIn(COVER_SCALE_RANGE.min, COVER_SCALE_RANGE.max).optional(),
+      shape: oneOf(COVER_SHAPES)
+        .meta({
+          description: `The cover's shape (${modesTaking('shape').join(', ')}; default ${DEFAULT_SHAPE}).`,
+        })
+        .optional(),
+      cover_scale: numberIn(COVER_SCALE_RANGE.min, COVER_SCALE_RANGE.max)
+        .meta({
+          description: `Multiple of the smallest cover of the shape that hides the whole face box (${modesTaking('cover_scale').join(', ')}; defaults in GET /covers).`,
+        })
+        .optional(),
       color: single
         .transform((s, ctx) => {
           const color = parseHexColor(s);
@@ -63,11 +92,27 @@ export function optionsSchema(defaults: { minConfidence: number; format: OutputF
           ctx.addIssue({ code: 'custom', message: `must be a CSS hex colour: ${COLOR_SYNTAX}` });
           return z.NEVER;
         })
+        .meta({
+          type: 'string',
+          pattern: HEX_COLOR_PATTERN.source,
+          description: `A CSS hex colour: ${COLOR_SYNTAX}.`,
+          examples: ['#ff00ff', 'fff'],
+        })
         .optional(),
-      format: oneOf(OUTPUT_FORMATS).default(defaults.format),
-      min_confidence: numberIn(0, 1).default(defaults.minConfidence),
+      format: oneOf(OUTPUT_FORMATS)
+        .default(defaults.format)
+        .meta({ description: 'The output image format.' }),
+      min_confidence: numberIn(0, 1)
+        .default(defaults.minConfidence)
+        .meta({ description: 'Detections scoring below this (calibrated) score are ignored.' }),
       // Vetted further (scheme, address) by the route, which can resolve the host.
-      callback_url: single.optional(),
+      callback_url: single
+        .meta({
+          format: 'uri',
+          description:
+            'POST /jobs only: where to POST the job.completed or job.failed webhook (needs WEBHOOK_SECRET on the server; private addresses refused).',
+        })
+        .optional(),
     })
     .strict()
     .superRefine((o, ctx) => {

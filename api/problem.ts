@@ -3,8 +3,9 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import multer from 'multer';
 import { isRedisOom } from '../shared/redis.js';
+import { problemTypeUri, type ProblemSlug } from './problemTypes.js';
 
-export const PROBLEM_BASE = 'https://turdify.dev/problems/';
+export { PROBLEM_BASE } from './problemTypes.js';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export interface ProblemOptions {
@@ -23,7 +24,7 @@ export class HttpProblem extends Error {
   readonly headers: Record<string, string>;
   constructor(
     readonly status: number,
-    readonly slug: string,
+    readonly slug: ProblemSlug,
     readonly title: string,
     readonly detail?: string,
     options: ProblemOptions = {},
@@ -40,7 +41,7 @@ export class HttpProblem extends Error {
 export function problemBody(p: HttpProblem): Record<string, unknown> {
   return {
     ...p.extensions,
-    type: PROBLEM_BASE + p.slug,
+    type: problemTypeUri(p.slug),
     title: p.title,
     status: p.status,
     ...(p.detail !== undefined ? { detail: p.detail } : {}),

@@ -161,12 +161,14 @@ export function parseEmojiSpec(raw: string): { spec: string } | { error: string 
 /** The emoji names of a spec, in turn order; `random` is resolved by the worker (it needs the seed). */
 export const emojiList = (spec: string): string[] => spec.split(',');
 
+export const HEX_COLOR_PATTERN = /^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
+
 /**
  * color option: `#rgb` or `#rrggbb` (the `#` may be left out: in a URL it must be written `%23`).
  * Returns `#rrggbb` in lower case, or null.
  */
 export function parseHexColor(raw: string): string | null {
-  const m = /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(raw.trim());
+  const m = HEX_COLOR_PATTERN.exec(raw.trim());
   if (!m) return null;
   const hex = m[1]!.toLowerCase();
   return `#${hex.length === 3 ? [...hex].map((c) => c + c).join('') : hex}`;

@@ -5,7 +5,7 @@ import { parseFailure } from '../../shared/errors.js';
 import { baseUrl, type ApiDeps } from '../deps.js';
 import { inspectImage } from '../inspectImage.js';
 import { jobView, publicStatus } from '../jobView.js';
-import { invalidOption, parseOptions } from '../options.js';
+import { invalidOption, numberIn, parseOptions } from '../options.js';
 import { HttpProblem, isRedisUnavailable } from '../problem.js';
 import { isEndState } from '../jobWatch.js';
 import { lookupJob, lookupJobWhenEnded, type TurdifyJob } from '../jobLookup.js';
@@ -19,6 +19,11 @@ import { markJobCreated } from '../limits.js';
 
 /** Longest GET /jobs/:id?wait=N, in seconds. */
 export const MAX_WAIT_SECONDS = 60;
+
+/** GET /jobs/:id?wait=N (also in the OpenAPI document). */
+export const waitSchema = numberIn(0, MAX_WAIT_SECONDS).meta({
+  description: `Long poll: answer as soon as the job ends, or after this many seconds (0–${MAX_WAIT_SECONDS}) with what it is then.`,
+});
 
 /** Submits a job: stores the bytes, then enqueues; the stored input is removed if enqueueing fails. */
 export async function submitJob(
@@ -247,11 +252,11 @@ export function jobsRouter(deps: ApiDeps): Router {
 /** GET /jobs/:id?wait=N: 0 (no wait) when absent; a 400 unless 0 ≤ N ≤ MAX_WAIT_SECONDS. */
 export function parseWait(raw: unknown): number {
   if (raw === undefined) return 0;
-  const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!Number.isFinite(n) || n < 0 || n > MAX_WAIT_SECONDS) {
+  const parsed = waitSchema.safeParse(raw);
+  if (!parsed.success) {
     throw invalidOption('wait', `must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
   }
-  return n;
+  return parsed.data;
 }
 
 /** callback_url: webhooks configured, http(s), and an address the SSRF guard allows. */

@@ -11,6 +11,7 @@ import { lookupJobWhenEnded } from '../jobLookup.js';
 import { markJobCreated } from '../limits.js';
 import { parseOptions, SYNC_OPTION_NAMES } from '../options.js';
 import { HttpProblem } from '../problem.js';
+import { JOB_FAILURE_SLUGS } from '../problemTypes.js';
 import { imageUpload, uploadedBytes } from '../upload.js';
 import { submitJob } from './jobs.js';
 
@@ -62,7 +63,7 @@ export function turdifyRouter(deps: ApiDeps): Router {
       if (state === 'failed') {
         const failure = parseFailure(ended.failedReason);
         const { status, title } = SYNC_FAILURE[failure.code];
-        throw new HttpProblem(status, failure.code.replace(/_/g, '-'), title, failure.message, {
+        throw new HttpProblem(status, JOB_FAILURE_SLUGS[failure.code], title, failure.message, {
           // `error` as GET /jobs/:id shows the same job.
           extensions: { code: failure.code, error: failure, job_id: id },
         });

@@ -57,7 +57,7 @@ function badOption(res: request.Response, option: string, mentions: (string | Re
   assert.equal(res.status, 400, res.text);
   assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
   const p = JSON.parse(res.text) as Problem;
-  assert.equal(p.type, 'https://turdify.dev/problems/invalid-option');
+  assert.equal(p.type, '/problems/invalid-option');
   assert.ok(
     p.errors?.some((e) => e.option === option),
     `${option} not named: ${res.text}`,

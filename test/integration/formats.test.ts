@@ -136,7 +136,7 @@ describe('input formats and default outputs', () => {
       .post('/turdify/')
       .attach('my_file', await hevcHeic(astronaut), 'phone.heic');
     assert.equal(r.status, 415, r.text);
-    assert.equal(r.body.type, 'https://turdify.dev/problems/unsupported-image');
+    assert.equal(r.body.type, '/problems/unsupported-image');
     const polled = (await request(app).get(`/jobs/${r.body.job_id}`)).body as Job;
     assert.deepEqual(polled.error, r.body.error);
   });

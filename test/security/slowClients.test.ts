@@ -128,10 +128,7 @@ describe('the upload memory bound', () => {
     for (const r of refused) {
       assert.equal(r.headers['retry-after'], '2');
       assert.match(r.headers['content-type'] ?? '', /^application\/problem\+json/);
-      assert.equal(
-        (JSON.parse(r.body) as { type: string }).type,
-        'https://turdify.dev/problems/uploads-busy',
-      );
+      assert.equal((JSON.parse(r.body) as { type: string }).type, '/problems/uploads-busy');
     }
     await until('the upload memory to be freed', async () => (await heldBytes()) === 0, 5000);
     const next = await request(api.url).post('/jobs').set('Content-Type', 'image/png').send(photo);
