@@ -10,6 +10,7 @@ import type { Machine } from './lib/machine.js';
 import { round, sum } from './lib/stats.js';
 import type { ArenaRow, MemoryResult } from './memory.js';
 import { mdTable } from './lib/docs.js';
+import type { SeedResult } from './seed.js';
 
 export interface Results {
   machine: Machine;
@@ -25,6 +26,10 @@ export interface Results {
   footprint?: FootprintRow[];
   cold?: ColdStartResult;
   accuracy?: AccuracyResult;
+  /** The floor and end to end on the development set (125 photos). */
+  devFloor?: FloorResult;
+  devE2e?: E2eRow[];
+  seed?: SeedResult;
   /** bench/onnx.ts's own section (wasm vs onnx), already markdown, and its per-core ratio. */
   onnxMarkdown?: string;
   onnxRatio?: number;
@@ -118,6 +123,41 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         '"vs N × floor": throughput ÷ (min(N, cores) × the single-process in-process rate). ' +
         '"detect p50": the detection stage under this load (section 1 has it alone). CPU: % of one ' +
         'core during the run (/proc), by all workers, the API, Redis and the load generator (this process).',
+    });
+  }
+  if (r.devE2e && r.devFloor) {
+    const rate = floorRate(r.devFloor);
+    sections.push({
+      title: `2c. End to end on the development set (${r.devFloor.rows.length} photos; its own floor)`,
+      head: [
+        'backend',
+        'workers',
+        'jobs',
+        'images/s',
+        'floor images/s',
+        'vs N × floor',
+        'p50 ms',
+        'failed',
+        'CPU % workers',
+        'API',
+        'Redis',
+      ],
+      rows: r.devE2e.map((e) => [
+        e.backend,
+        e.workers,
+        e.jobs,
+        round(e.imagesPerSecond, 2),
+        round(rate, 2),
+        round(e.imagesPerSecond / (Math.min(e.workers, m.cores) * rate), 2),
+        Math.round(e.latencyMs.p50),
+        e.failed,
+        Math.round(e.cpu.workers),
+        Math.round(e.cpu.api),
+        Math.round(e.cpu.redis),
+      ]),
+      note:
+        `The floor here is section 1's measurement on the development-set photos (median of ${r.devFloor.runs} ` +
+        `runs each, one core's threads; median ${round(r.devFloor.fixtureMedianMs, 1)} ms a photo).`,
     });
   }
   if (r.overhead) {
@@ -257,6 +297,50 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         'Start = load the model(s) and warm up. "after the photos": once each fixture photo ' +
         "(its ≤ 1024 px detection copy) has been through the detector. The process holds the photos' " +
         'detection copies from the start.',
+    });
+  }
+  if (r.seed) {
+    sections.push({
+      title: `9. Against the original 2021 app (${r.seed.processes} processes each, ${r.seed.mixes[0]?.inFlight} in flight, PNG out, same machine, same run)`,
+      head: [
+        'mix',
+        'photos',
+        'rounds',
+        'seed photos/s',
+        'Turdify async photos/s',
+        'ratio',
+        'Turdify sync photos/s',
+        'ratio',
+        'failed (seed/async/sync)',
+        'both found faces',
+        'same count',
+        'only seed',
+        'only Turdify',
+        'faces seed / Turdify',
+      ],
+      rows: r.seed.mixes.map((x) => [
+        x.mix,
+        x.photos,
+        x.rounds,
+        round(x.rate.peer, 2),
+        round(x.rate.async, 2),
+        `${round(x.rate.async / x.rate.peer, 1)}×`,
+        round(x.rate.sync, 2),
+        `${round(x.rate.sync / x.rate.peer, 1)}×`,
+        `${x.failed.peer}/${x.failed.async}/${x.failed.sync}`,
+        x.faces.bothFound,
+        x.faces.sameCount,
+        x.faces.onlyPeer,
+        x.faces.onlyTurdify,
+        `${x.faces.peerFaces} / ${x.faces.turdifyFaces}`,
+      ]),
+      note:
+        'Seed: `../shared/peers/seed-python` (FastAPI + PIL + dlib HOG, upsample 1) under uvicorn. Turdify: ' +
+        'Redis + API + worker processes from `dist/`. Each round sends every photo of the mix once through ' +
+        'each system in turn (the order rotates per round; the others idle); medians of the rounds. ' +
+        '"async": POST /jobs (format=png) + long poll + GET the result; "sync": POST /turdify/ (field ' +
+        "`my_file`, the seed's interface, PNG). Face counts: the seed's X-Faces against the job's faces, " +
+        'over each distinct photo once (last round).',
     });
   }
   const targetRows = targets(r);

@@ -10,7 +10,8 @@ import { benchOnnx, onnxMarkdown } from './onnx.js';
 import { benchFootprint } from './footprint.js';
 import { benchArenas, benchMemory } from './memory.js';
 import { machine } from './lib/machine.js';
-import { fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
+import { devPhotos, fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
+import { benchSeed } from './seed.js';
 import { writeGeneratedSection } from './lib/docs.js';
 import { loadavg } from 'node:os';
 import {
@@ -53,6 +54,22 @@ const footprint = want('footprint') ? await benchFootprint() : undefined;
 const accuracy = want('accuracy') ? await benchAccuracy({ quick }) : undefined;
 const onnxResult = want('onnx') && !quick ? await benchOnnx(3) : undefined;
 const cold = want('coldstart') ? await benchColdStart(photos[0]!, quick ? 2 : 5) : undefined;
+// The development set: 125 news and crowd photos, the mix the seed comparison is judged on too.
+const dev = want('e2edev') || want('seed') ? await devPhotos() : [];
+const devMix = quick ? dev.slice(0, 25) : dev;
+const devFloor = want('e2edev') ? await benchFloor(devMix, quick ? 1 : 5) : undefined;
+const devE2e = want('e2edev')
+  ? await benchE2e(devMix, [{ workers: 1 }, { workers: 2 }], quick ? devMix.length : 2 * devMix.length)
+  : undefined;
+const seed = want('seed')
+  ? await benchSeed(
+      [
+        { name: 'dev set', photos: devMix },
+        { name: 'fixtures', photos, passes: 2 },
+      ],
+      quick ? 1 : 3,
+    )
+  : undefined;
 
 const results = {
   machine: m,
@@ -66,6 +83,9 @@ const results = {
   arenas,
   footprint,
   cold,
+  devFloor,
+  devE2e,
+  seed,
   accuracy,
   onnxMarkdown: onnxResult && onnxMarkdown(onnxResult),
   onnxRatio: onnxResult?.median.ratio,
