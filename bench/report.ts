@@ -11,6 +11,7 @@ import { round, sum } from './lib/stats.js';
 import type { ArenaRow, MemoryResult } from './memory.js';
 import { mdTable } from './lib/docs.js';
 import type { SeedResult } from './seed.js';
+import type { FarWorkerResult } from './farWorker.js';
 
 export interface Results {
   machine: Machine;
@@ -30,6 +31,7 @@ export interface Results {
   devFloor?: FloorResult;
   devE2e?: E2eRow[];
   seed?: SeedResult;
+  farWorker?: FarWorkerResult;
   /** bench/onnx.ts's own section (wasm vs onnx), already markdown, and its per-core ratio. */
   onnxMarkdown?: string;
   onnxRatio?: number;
@@ -341,6 +343,40 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         '"async": POST /jobs (format=png) + long poll + GET the result; "sync": POST /turdify/ (field ' +
         "`my_file`, the seed's interface, PNG). Face counts: the seed's X-Faces against the job's faces, " +
         'over each distinct photo once (last round).',
+    });
+  }
+  if (r.farWorker) {
+    const f = r.farWorker;
+    sections.push({
+      title: `10. A worker far from Redis (its own network namespace; ${f.rounds} rounds of ${f.jobsPerRound} jobs per RTT)`,
+      head: [
+        'RTT ms',
+        'PING measured ms',
+        'photos/s (median)',
+        'rounds',
+        'vs RTT 0',
+        'failed',
+        'Redis commands per job',
+        'of them Lua scripts',
+        'most frequent per job',
+      ],
+      rows: f.rows.map((x) => [
+        x.rttMs,
+        round(x.measuredRttMs, 2),
+        round(x.photosPerSecond, 2),
+        x.samples.map((v) => round(v, 2)).join(', '),
+        round(x.ratio, 2),
+        x.failed,
+        round(x.commandsPerJob, 0),
+        round(x.scriptsPerJob, 1),
+        x.topCommands,
+      ]),
+      note:
+        "One worker process (one core's threads) in a namespace of its own; Redis, the API and the load " +
+        "generator in another, over a veth pair. The delay is a TCP proxy on the worker's side holding " +
+        'each chunk half the RTT each way (this kernel has no netem); RTT 0 goes through it too. photos/s ' +
+        "from the worker's own first start to last finish; rounds alternate the RTTs. Commands: INFO " +
+        "commandstats over the run ÷ jobs, for the API, the worker and the client's long polls together.",
     });
   }
   const targetRows = targets(r);

@@ -12,6 +12,7 @@ import { benchArenas, benchMemory } from './memory.js';
 import { machine } from './lib/machine.js';
 import { devPhotos, fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
 import { benchSeed } from './seed.js';
+import { benchFarWorker } from './farWorker.js';
 import { writeGeneratedSection } from './lib/docs.js';
 import { loadavg } from 'node:os';
 import {
@@ -70,6 +71,10 @@ const seed = want('seed')
       quick ? 1 : 3,
     )
   : undefined;
+// One worker far from Redis: RTT 0 (the same namespaces, no delay), 2 ms and 10 ms.
+const farWorker = want('farworker')
+  ? await benchFarWorker([0, 2, 10], quick ? 1 : 3, quick ? photos.length : 3 * photos.length)
+  : undefined;
 
 const results = {
   machine: m,
@@ -86,6 +91,7 @@ const results = {
   devFloor,
   devE2e,
   seed,
+  farWorker,
   accuracy,
   onnxMarkdown: onnxResult && onnxMarkdown(onnxResult),
   onnxRatio: onnxResult?.median.ratio,
