@@ -12,6 +12,7 @@ import type { ArenaRow, MemoryResult } from './memory.js';
 import { mdTable } from './lib/docs.js';
 import type { SeedResult } from './seed.js';
 import type { FarWorkerResult } from './farWorker.js';
+import type { RedisCapacityResult } from './redisCapacity.js';
 
 export interface Results {
   machine: Machine;
@@ -32,6 +33,7 @@ export interface Results {
   devE2e?: E2eRow[];
   seed?: SeedResult;
   farWorker?: FarWorkerResult;
+  redis?: RedisCapacityResult;
   /** bench/onnx.ts's own section (wasm vs onnx), already markdown, and its per-core ratio. */
   onnxMarkdown?: string;
   onnxRatio?: number;
@@ -377,6 +379,61 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         'each chunk half the RTT each way (this kernel has no netem); RTT 0 goes through it too. photos/s ' +
         "from the worker's own first start to last finish; rounds alternate the RTTs. Commands: INFO " +
         "commandstats over the run ÷ jobs, for the API, the worker and the client's long polls together.",
+    });
+  }
+  if (r.redis) {
+    const x = r.redis;
+    sections.push({
+      title: `11a. Redis commands per job, by who issues them (${x.split.jobs} jobs, fixture mix, one worker)`,
+      head: ['phase', 'commands per job', 'Lua scripts', 'most frequent per job', 'KB into Redis', 'KB out'],
+      rows: x.split.phases.map((p) => [
+        p.phase,
+        round(p.commands, 1),
+        round(p.scripts, 1),
+        p.top,
+        round(p.bytesIn / 1024, 1),
+        round(p.bytesOut / 1024, 1),
+      ]),
+      note:
+        'INFO commandstats deltas: the uploads accepted with the queue paused; the queue resumed and run ' +
+        "to the end with nobody polling (the API's event reader runs meanwhile: its XREADs are here); then " +
+        'each ended job read and its result downloaded. Heartbeats and idle blocking calls fall in whichever ' +
+        'phase they happen.',
+    });
+    sections.push({
+      title: '11b. Redis CPU per job, and what one Redis core would sustain',
+      head: [
+        'load',
+        'jobs',
+        'jobs/s',
+        'Redis CPU %',
+        'API CPU %',
+        'Redis CPU ms per job',
+        'command µs per job',
+        'commands per job',
+        'KB in / out per job',
+        'jobs/s at 100 % of a Redis core',
+        'most Redis time (µs per job)',
+      ],
+      rows: x.loads.map((l) => [
+        l.load,
+        l.jobs,
+        round(l.jobsPerSecond, 1),
+        Math.round(l.redisCpu),
+        Math.round(l.apiCpu),
+        round(l.redisCpuMsPerJob, 2),
+        Math.round(l.commandUsecPerJob),
+        Math.round(l.commandsPerJob),
+        `${round(l.netInKB, 0)} / ${round(l.netOutKB, 0)}`,
+        Math.round(l.jobsPerRedisCore),
+        l.topByTime,
+      ]),
+      note:
+        'Redis CPU: its own user + system time (INFO cpu) over the run. "fake workers": BullMQ workers in ' +
+        'the benchmark process that complete each job at once with a tiny result (test/helpers/fakeWorker.ts), ' +
+        'the clients submitting the smallest fixture photo, long-polling it and downloading the result: the ' +
+        'service with the model taken out. On this machine the API processes and the load generator fill ' +
+        'the cores long before Redis does, so the last column is the extrapolation 1000 ÷ (Redis CPU ms per job).',
     });
   }
   const targetRows = targets(r);

@@ -13,6 +13,7 @@ import { machine } from './lib/machine.js';
 import { devPhotos, fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
 import { benchSeed } from './seed.js';
 import { benchFarWorker } from './farWorker.js';
+import { benchRedisCapacity } from './redisCapacity.js';
 import { writeGeneratedSection } from './lib/docs.js';
 import { loadavg } from 'node:os';
 import {
@@ -75,6 +76,7 @@ const seed = want('seed')
 const farWorker = want('farworker')
   ? await benchFarWorker([0, 2, 10], quick ? 1 : 3, quick ? photos.length : 3 * photos.length)
   : undefined;
+const redis = want('redis') ? await benchRedisCapacity(photos, quick) : undefined;
 
 const results = {
   machine: m,
@@ -92,6 +94,7 @@ const results = {
   devE2e,
   seed,
   farWorker,
+  redis,
   accuracy,
   onnxMarkdown: onnxResult && onnxMarkdown(onnxResult),
   onnxRatio: onnxResult?.median.ratio,

@@ -7,6 +7,9 @@ export interface RedisStats {
   usec: Record<string, number>;
   /** used_cpu_user + used_cpu_sys, seconds: the server's main thread and its I/O. */
   cpuSeconds: number;
+  /** Bytes received from and sent to clients (INFO stats). */
+  netIn: number;
+  netOut: number;
 }
 
 export async function redisStats(redis: Redis): Promise<RedisStats> {
@@ -18,11 +21,19 @@ export async function redisStats(redis: Redis): Promise<RedisStats> {
     usec[m[1]!] = Number(m[3]);
   }
   const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
-  return { calls, usec, cpuSeconds: field('used_cpu_user') + field('used_cpu_sys') };
+  return {
+    calls,
+    usec,
+    cpuSeconds: field('used_cpu_user') + field('used_cpu_sys'),
+    netIn: field('total_net_input_bytes'),
+    netOut: field('total_net_output_bytes'),
+  };
 }
 
 export interface RedisDelta extends RedisStats {
   totalCalls: number;
+  /** Microseconds spent executing commands (commandstats usec), all commands. */
+  totalUsec: number;
   /** EVAL + EVALSHA (+ FCALL): BullMQ's Lua scripts and the rate limiter's. */
   scripts: number;
 }
@@ -44,7 +55,10 @@ export function redisDelta(before: RedisStats, after: RedisStats): RedisDelta {
     calls,
     usec,
     cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+    netIn: after.netIn - before.netIn,
+    netOut: after.netOut - before.netOut,
     totalCalls: total(Object.keys(calls)),
+    totalUsec: Object.values(usec).reduce((a, b) => a + b, 0),
     scripts: total(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall']),
   };
 }
