@@ -344,7 +344,15 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         'each system in turn (the order rotates per round; the others idle); medians of the rounds. ' +
         '"async": POST /jobs (format=png) + long poll + GET the result; "sync": POST /turdify/ (field ' +
         "`my_file`, the seed's interface, PNG). Face counts: the seed's X-Faces against the job's faces, " +
-        'over each distinct photo once (last round).',
+        "over each distinct photo once (last round). Where Turdify's time goes (async jobs, medians of the " +
+        `worker's own stage timings, ms): ${r.seed.mixes
+          .map(
+            (x) =>
+              `${x.mix}: ${Object.entries(x.stagesMs)
+                .map(([k, v]) => `${k} ${round(v, 1)}`)
+                .join(', ')}`,
+          )
+          .join('; ')}.`,
     });
   }
   if (r.farWorker) {

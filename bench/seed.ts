@@ -36,6 +36,8 @@ export interface SeedMixResult {
   samples: Record<System, number[]>;
   failed: Record<System, number>;
   faces: FaceAgreement;
+  /** Median ms per stage of Turdify's async jobs (the worker's own timings), over every round. */
+  stagesMs: Record<string, number>;
 }
 
 export interface SeedResult {
@@ -48,6 +50,8 @@ interface Outcome {
   faces: number;
   /** Turdify's job id, for reading its face count afterwards. */
   jobId?: string;
+  /** The worker's stage timings (async jobs). */
+  timings?: Record<string, number>;
 }
 
 const form = (field: string, photo: Photo, extra: Record<string, string> = {}) => {
@@ -80,7 +84,7 @@ async function once(system: System, photo: Photo, peer: SeedPeer, cluster: Clust
   if (done.status !== 'completed') return { ok: false, faces: NaN, jobId: id };
   const out = await fetch(`${cluster.apiUrl}/jobs/${id}/result`);
   await out.arrayBuffer();
-  return { ok: out.status === 200, faces: NaN, jobId: id };
+  return { ok: out.status === 200, faces: NaN, jobId: id, timings: done.timings };
 }
 
 /** Every photo once through `system`, `inFlight` at a time; photos/s over the wall time. */
@@ -149,6 +153,7 @@ async function benchMix(
   const samples = { peer: [], async: [], sync: [] } as Record<System, number[]>;
   const failed = { peer: 0, async: 0, sync: 0 } as Record<System, number>;
   let last: Partial<Record<System, Outcome[]>> = {};
+  const stages: Record<string, number[]> = {};
   for (let r = 0; r < rounds; r++) {
     // Rotate the order each round: no system always runs first (or right after the slow one).
     const order = SEED_SYSTEMS.map((_, i) => SEED_SYSTEMS[(i + r) % SEED_SYSTEMS.length]!);
@@ -158,6 +163,8 @@ async function benchMix(
       samples[system].push(rate);
       failed[system] += outcomes.filter((o) => !o.ok).length;
       last[system] = outcomes;
+      for (const o of outcomes)
+        for (const [k, v] of Object.entries(o.timings ?? {})) (stages[k] ??= []).push(v);
       process.stderr.write(`  seed ${name} round ${r + 1}: ${system} ${rate.toFixed(2)} photos/s\n`);
     }
   }
@@ -177,6 +184,7 @@ async function benchMix(
     samples,
     failed,
     faces: agreement(last.peer!.slice(0, unique), faces),
+    stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)])),
   };
 }
 
