@@ -363,8 +363,10 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         'RTT ms',
         'PING measured ms',
         'photos/s (median)',
-        'rounds',
+        'per round',
         'vs RTT 0',
+        'ms added per job',
+        '÷ RTT = round trips per job',
         'failed',
         'Redis commands per job',
         'of them Lua scripts',
@@ -376,6 +378,8 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         round(x.photosPerSecond, 2),
         x.samples.map((v) => round(v, 2)).join(', '),
         round(x.ratio, 2),
+        x.rttMs > 0 ? round(x.addedMsPerJob, 1) : '',
+        x.rttMs > 0 ? round(x.roundTripsPerJob, 1) : '',
         x.failed,
         round(x.commandsPerJob, 0),
         round(x.scriptsPerJob, 1),
@@ -385,7 +389,9 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         "One worker process (one core's threads) in a namespace of its own; Redis, the API and the load " +
         "generator in another, over a veth pair. The delay is a TCP proxy on the worker's side holding " +
         'each chunk half the RTT each way (this kernel has no netem); RTT 0 goes through it too. photos/s ' +
-        "from the worker's own first start to last finish; rounds alternate the RTTs. Commands: INFO " +
+        "from the worker's own first start to last finish; rounds alternate the RTTs. " +
+        '"round trips per job": the time the delay added to each job ÷ the RTT, i.e. how many round trips ' +
+        'the worker waits for in sequence per job (what batching, pipelining or prefetching would remove). Commands: INFO ' +
         "commandstats over the run ÷ jobs, for the API, the worker and the client's long polls together.",
     });
   }
