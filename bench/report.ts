@@ -622,6 +622,12 @@ export function renderSummary(r: Results): string {
   for (const e of r.e2e?.filter((x) => x.workers === m.cores) ?? []) {
     rows.push([`end to end, ${e.workers} workers (${e.backend})`, `${round(e.imagesPerSecond, 1)} images/s`]);
   }
+  for (const x of r.seed?.mixes ?? []) {
+    rows.push([
+      `against the original 2021 app, ${x.mix} (2 processes each, PNG)`,
+      `${round(x.rate.async / x.rate.peer, 1)}× its photos/s (${round(x.rate.async, 1)} against ${round(x.rate.peer, 1)})`,
+    ]);
+  }
   if (r.ingest) rows.push(['uploads accepted (API alone)', `${Math.round(r.ingest.acceptedPerSecond)}/s`]);
   if (r.cold) rows.push(['worker start → first result', `${round(r.cold.medianMs / 1000, 2)} s`]);
   if (r.memory) {
