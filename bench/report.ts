@@ -129,41 +129,6 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         'core during the run (/proc), by all workers, the API, Redis and the load generator (this process).',
     });
   }
-  if (r.devE2e && r.devFloor) {
-    const rate = floorRate(r.devFloor);
-    sections.push({
-      title: `2c. End to end on the development set (${r.devFloor.rows.length} photos; its own floor)`,
-      head: [
-        'backend',
-        'workers',
-        'jobs',
-        'images/s',
-        'floor images/s',
-        'vs N × floor',
-        'p50 ms',
-        'failed',
-        'CPU % workers',
-        'API',
-        'Redis',
-      ],
-      rows: r.devE2e.map((e) => [
-        e.backend,
-        e.workers,
-        e.jobs,
-        round(e.imagesPerSecond, 2),
-        round(rate, 2),
-        round(e.imagesPerSecond / (Math.min(e.workers, m.cores) * rate), 2),
-        Math.round(e.latencyMs.p50),
-        e.failed,
-        Math.round(e.cpu.workers),
-        Math.round(e.cpu.api),
-        Math.round(e.cpu.redis),
-      ]),
-      note:
-        `The floor here is section 1's measurement on the development-set photos (median of ${r.devFloor.runs} ` +
-        `runs each, one core's threads; median ${round(r.devFloor.fixtureMedianMs, 1)} ms a photo).`,
-    });
-  }
   if (r.overhead) {
     const o = r.overhead;
     sections.push({
@@ -198,6 +163,41 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         '(multipart built, validated, stored, enqueued); enqueued until a worker starts it; the ' +
         "worker's time outside the pipeline (reading the upload, writing the result, BullMQ's " +
         "completion); completion until the client's long poll answers.",
+    });
+  }
+  if (r.devE2e && r.devFloor) {
+    const rate = floorRate(r.devFloor);
+    sections.push({
+      title: `2c. End to end on the development set (${r.devFloor.rows.length} photos; its own floor)`,
+      head: [
+        'backend',
+        'workers',
+        'jobs',
+        'images/s',
+        'floor images/s',
+        'vs N × floor',
+        'p50 ms',
+        'failed',
+        'CPU % workers',
+        'API',
+        'Redis',
+      ],
+      rows: r.devE2e.map((e) => [
+        e.backend,
+        e.workers,
+        e.jobs,
+        round(e.imagesPerSecond, 2),
+        round(rate, 2),
+        round(e.imagesPerSecond / (Math.min(e.workers, m.cores) * rate), 2),
+        Math.round(e.latencyMs.p50),
+        e.failed,
+        Math.round(e.cpu.workers),
+        Math.round(e.cpu.api),
+        Math.round(e.cpu.redis),
+      ]),
+      note:
+        `The floor here is section 1's measurement on the development-set photos (median of ${r.devFloor.runs} ` +
+        `runs each, one core's threads; median ${round(r.devFloor.fixtureMedianMs, 1)} ms a photo).`,
     });
   }
   if (r.ingest) {
@@ -464,8 +464,10 @@ export function renderReport(r: Results): { table: string; markdown: string } {
     .join('');
   const md = (list: typeof sections) =>
     list.map((s) => `\n### ${s.title}\n\n${mdTable(s.head, s.rows)}${s.note ? `\n\n${s.note}` : ''}`);
-  const before7 = sections.filter((s) => !/^(8\.|Targets)/.test(s.title));
-  const after7 = sections.filter((s) => /^(8\.|Targets)/.test(s.title));
+  // Section 7 (bench/onnx.ts) comes as markdown of its own, between 6 and 8.
+  const afterOnnx = /^(8\.|9\.|1\d|Targets)/;
+  const before7 = sections.filter((s) => !afterOnnx.test(s.title));
+  const after7 = sections.filter((s) => afterOnnx.test(s.title));
   const took = r.run
     ? ` (took ${round(r.run.minutes, 0)} min; load average ${round(r.run.loadBefore, 2)} before, ` +
       `${round(r.run.loadAfter, 2)} after: other work on the machine makes every figure noisy)`
