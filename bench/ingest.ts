@@ -1,6 +1,9 @@
 // 3. Ingest: POST /jobs with no worker running (the API alone, held to one core where taskset
 // exists), a 100 KB photo, as many connections as it takes to saturate the API.
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { createApiKey } from '../shared/apiKeys.js';
+import { redisKeys } from '../shared/keys.js';
 import { canPin, cpuSeconds, rss, startCluster } from './lib/cluster.js';
 
 export interface IngestResult {
@@ -16,11 +19,29 @@ export interface IngestResult {
   apiOneCore: boolean;
   /** The API's CPU time per accepted upload, ms. */
   apiCpuMsPerUpload: number;
+  /** REQUIRE_API_KEY on (a key sent with every upload) and the rate limit and daily quota active. */
+  authAndLimits: boolean;
 }
 
 export async function benchIngest(photo: Buffer, seconds: number, connections = 16): Promise<IngestResult> {
-  const cluster = await startCluster(0, { MAX_QUEUED_JOBS: '1000000', LOG_LEVEL: 'warn' }, { apiCpus: '0' });
+  // As exposed: a key required and checked on every upload, and both submission limits counting in
+  // Redis, set high enough that they never refuse this one client.
+  const cluster = await startCluster(
+    0,
+    {
+      MAX_QUEUED_JOBS: '1000000',
+      LOG_LEVEL: 'warn',
+      REQUIRE_API_KEY: 'true',
+      RATE_LIMIT_PER_MINUTE: '100000000',
+      DAILY_JOB_QUOTA: '1000000000',
+    },
+    { apiCpus: '0' },
+  );
   try {
+    const redis = new Redis(cluster.redis.url);
+    const { key } = await createApiKey(redis, redisKeys(cluster.redis.prefix), 'bench-ingest').finally(() =>
+      redis.disconnect(),
+    );
     const boundary = '----turdifybench';
     const body = Buffer.concat([
       Buffer.from(
@@ -37,7 +58,10 @@ export async function benchIngest(photo: Buffer, seconds: number, connections = 
         body,
         duration,
         connections,
-        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        headers: {
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          authorization: `Bearer ${key}`,
+        },
       });
     await load(2); // warm-up
     const cpu0 = cpuSeconds(cluster.api.pid);
@@ -55,6 +79,7 @@ export async function benchIngest(photo: Buffer, seconds: number, connections = 
       apiRssPeakMB: rss(cluster.api.pid).peak,
       apiOneCore: canPin,
       apiCpuMsPerUpload: (1000 * cpu) / accepted,
+      authAndLimits: true,
     };
   } finally {
     await cluster.close();

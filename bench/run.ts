@@ -10,7 +10,10 @@ import { benchOnnx, onnxMarkdown } from './onnx.js';
 import { benchFootprint } from './footprint.js';
 import { benchArenas, benchMemory } from './memory.js';
 import { machine } from './lib/machine.js';
-import { fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
+import { devPhotos, fixturePhotos, jpegOfSize, repoRoot, tenMegapixelPhoto } from './lib/photos.js';
+import { benchSeed } from './seed.js';
+import { benchFarWorker } from './farWorker.js';
+import { benchRedisCapacity } from './redisCapacity.js';
 import { writeGeneratedSection } from './lib/docs.js';
 import { loadavg } from 'node:os';
 import {
@@ -47,12 +50,34 @@ const photo100k = await jpegOfSize(
   100,
 );
 const ingest = want('ingest') ? await benchIngest(photo100k, quick ? 3 : 10) : undefined;
-const memory = want('memory') ? await benchMemory(mix, quick ? 40 : 200) : undefined;
+// The worker's bound holds over the mix with the 10 MP photo in it (1 job in 15).
+const memory = want('memory') ? await benchMemory([...mix, mosaic], quick ? 40 : 200) : undefined;
 const arenas = want('memory') ? await benchArenas(mosaic, quick ? 6 : 30) : undefined;
 const footprint = want('footprint') ? await benchFootprint() : undefined;
 const accuracy = want('accuracy') ? await benchAccuracy({ quick }) : undefined;
 const onnxResult = want('onnx') && !quick ? await benchOnnx(3) : undefined;
 const cold = want('coldstart') ? await benchColdStart(photos[0]!, quick ? 2 : 5) : undefined;
+// The development set: 125 news and crowd photos, the mix the seed comparison is judged on too.
+const dev = want('e2edev') || want('seed') ? await devPhotos() : [];
+const devMix = quick ? dev.slice(0, 25) : dev;
+const devFloor = want('e2edev') ? await benchFloor(devMix, quick ? 1 : 5) : undefined;
+const devE2e = want('e2edev')
+  ? await benchE2e(devMix, [{ workers: 1 }, { workers: 2 }], quick ? devMix.length : 2 * devMix.length)
+  : undefined;
+const seed = want('seed')
+  ? await benchSeed(
+      [
+        { name: 'dev set', photos: devMix },
+        { name: 'fixtures', photos, passes: 2 },
+      ],
+      quick ? 1 : 3,
+    )
+  : undefined;
+// One worker far from Redis: RTT 0 (the same namespaces, no delay), 2 ms and 10 ms.
+const farWorker = want('farworker')
+  ? await benchFarWorker([0, 2, 10], quick ? 1 : 3, quick ? photos.length : 3 * photos.length)
+  : undefined;
+const redis = want('redis') ? await benchRedisCapacity(photos, quick) : undefined;
 
 const results = {
   machine: m,
@@ -66,6 +91,11 @@ const results = {
   arenas,
   footprint,
   cold,
+  devFloor,
+  devE2e,
+  seed,
+  farWorker,
+  redis,
   accuracy,
   onnxMarkdown: onnxResult && onnxMarkdown(onnxResult),
   onnxRatio: onnxResult?.median.ratio,

@@ -3,6 +3,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { devDir } from '../../test/helpers/devset.js';
 import { fixturesDir } from '../../test/helpers/fixtures.js';
 
 export { fixturesDir, repoRoot } from '../../test/helpers/fixtures.js';
@@ -15,10 +16,19 @@ export interface Photo {
 }
 
 export async function fixturePhotos(): Promise<Photo[]> {
-  const files = readdirSync(fixturesDir)
+  return photosIn(fixturesDir);
+}
+
+/** The development set (../shared/fixtures/dev, 125 photos), read in place. */
+export async function devPhotos(): Promise<Photo[]> {
+  return photosIn(devDir);
+}
+
+async function photosIn(dir: string): Promise<Photo[]> {
+  const files = readdirSync(dir)
     .filter((f) => /\.(jpe?g|png)$/i.test(f))
     .sort();
-  return Promise.all(files.map((f) => describe(f, readFileSync(join(fixturesDir, f)))));
+  return Promise.all(files.map((f) => describe(f, readFileSync(join(dir, f)))));
 }
 
 async function describe(name: string, bytes: Buffer): Promise<Photo> {
