@@ -11,12 +11,13 @@ import sharp from 'sharp';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { createDeps, startApi, type RunningApi } from '../../api/server.js';
-import { loadConfig, type Config } from '../../shared/config.js';
+import type { Config } from '../../shared/config.js';
 import { formatFailure, JOB_ERROR_CODES, type JobErrorCode } from '../../shared/errors.js';
 import type { TurdifyJobData, TurdifyJobResult } from '../../shared/jobs.js';
 import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
+import { testApiConfig } from '../helpers/api.js';
 import { hugePng } from '../helpers/damage.js';
 import { FAKE_RESULT, fakeResult } from '../helpers/fakeWorker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
@@ -45,11 +46,7 @@ let keys: ReturnType<typeof redisKeys>;
 
 before(async () => {
   redisServer = await startTestRedis();
-  config = loadConfig({
-    REDIS_URL: redisServer.url,
-    KEY_PREFIX: redisServer.prefix,
-    PORT: '0',
-    HOST: '127.0.0.1',
+  config = testApiConfig(redisServer, {
     SYNC_TIMEOUT_SECONDS: '1',
     SHUTDOWN_TIMEOUT_SECONDS: '2',
   });

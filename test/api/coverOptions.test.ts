@@ -13,6 +13,7 @@ import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { webhookEvent } from '../../shared/webhooks.js';
 import type { TurdifyJobData } from '../../shared/jobs.js';
+import { testApiConfig } from '../helpers/api.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -24,11 +25,7 @@ let api: RunningApi;
 
 before(async () => {
   redisServer = await startTestRedis();
-  const config = loadConfig({
-    REDIS_URL: redisServer.url,
-    KEY_PREFIX: redisServer.prefix,
-    PORT: '0',
-    HOST: '127.0.0.1',
+  const config = testApiConfig(redisServer, {
     SYNC_TIMEOUT_SECONDS: '1',
     SHUTDOWN_TIMEOUT_SECONDS: '2',
   });

@@ -3,19 +3,18 @@
 // and no CSP violation but the one expected (bull-board's Google Fonts link, refused by design).
 // Writes the README's screenshot of /docs: docs/img/docs-page.png.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startApi, type RunningApi } from '../../api/server.js';
-import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
+import { testApiConfig } from '../helpers/api.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumSkip } from '../helpers/browser.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'admin-token-for-the-browser-test';
-const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install chromium)`;
+const skip = chromiumSkip;
 
 let redisServer: TestRedis;
 let api: RunningApi;
@@ -24,24 +23,14 @@ let browser: Browser;
 before(async () => {
   if (skip) return;
   redisServer = await startTestRedis();
-  const config = loadConfig({
-    REDIS_URL: redisServer.url,
-    KEY_PREFIX: redisServer.prefix,
-    PORT: '0',
-    HOST: '127.0.0.1',
+  const config = testApiConfig(redisServer, {
     ADMIN_TOKEN: TOKEN,
   });
   api = await startApi(config, createLogger('docs-page-test', 'silent'));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
 });
 

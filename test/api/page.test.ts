@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { startApi, type RunningApi } from '../../api/server.js';
-import { loadConfig } from '../../shared/config.js';
 import { EMOJIS } from '../../shared/emojis.js';
 import { createLogger } from '../../shared/logger.js';
+import { testApiConfig } from '../helpers/api.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { assertProblem } from '../helpers/problem.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -20,11 +20,7 @@ let api: RunningApi;
 
 before(async () => {
   redisServer = await startTestRedis();
-  const config = loadConfig({
-    REDIS_URL: redisServer.url,
-    KEY_PREFIX: redisServer.prefix,
-    PORT: '0',
-    HOST: '127.0.0.1',
+  const config = testApiConfig(redisServer, {
     SHUTDOWN_TIMEOUT_SECONDS: '2',
     // The page is public even where job routes need a key.
     REQUIRE_API_KEY: 'true',

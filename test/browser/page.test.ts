@@ -6,7 +6,7 @@
 // the README's screenshot, docs/img/page.png.
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,32 +16,20 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { createApiKey } from '../../shared/apiKeys.js';
-import { loadConfig } from '../../shared/config.js';
 import { redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis, waitReady } from '../../shared/redis.js';
+import { testApiConfig } from '../helpers/api.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumSkip } from '../helpers/browser.js';
 import { startService, until, type Proc } from '../helpers/cluster.js';
 import { fixturesDir, repoRoot } from '../helpers/fixtures.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
+const skip = chromiumSkip;
 if (skip) console.log(`# browser test skipped: ${skip}`);
 
 // As the machine's own probe starts it: without the background-networking flags Chromium tries
 // Google's hosts, which this closed network refuses.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-
 /** The one fixture photo that may be shown in the repository (public domain): the screenshot's. */
 const ASTRONAUT = join(fixturesDir, 'astronaut.png');
 const GROUP = join(fixturesDir, 'dlib_voc_2008_001009.jpg');
@@ -85,20 +73,14 @@ describe('the web page in Chromium', { skip, timeout: 240_000 }, () => {
   before(async () => {
     redisServer = await startTestRedis();
     const env = { REDIS_URL: redisServer.url, KEY_PREFIX: redisServer.prefix };
-    const common = {
-      ...env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      SHUTDOWN_TIMEOUT_SECONDS: '2',
-    };
+    const common = { LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_SECONDS: '2' };
     const log = createLogger('page-test', 'silent');
-    api = await startApi(loadConfig(common), log);
+    api = await startApi(testApiConfig(redisServer, common), log);
     // A second API on the same queue that needs keys: the page must ask for one.
-    keyedApi = await startApi(loadConfig({ ...common, REQUIRE_API_KEY: 'true' }), log);
+    keyedApi = await startApi(testApiConfig(redisServer, { ...common, REQUIRE_API_KEY: 'true' }), log);
     // Small limits, on a key prefix of its own so that the other tests' submissions do not count.
     strictApi = await startApi(
-      loadConfig({
+      testApiConfig(redisServer, {
         ...common,
         KEY_PREFIX: `${redisServer.prefix}-strict`,
         RATE_LIMIT_PER_MINUTE: '2',

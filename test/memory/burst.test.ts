@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
 import { startApi, type RunningApi } from '../../api/server.js';
-import { loadConfig, type Config } from '../../shared/config.js';
+import type { Config } from '../../shared/config.js';
 import { redisKeys } from '../../shared/keys.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
+import { testApiConfig } from '../helpers/api.js';
 import { until } from '../helpers/cluster.js';
 import { pollJob, submitFile } from '../helpers/http.js';
 import { largePhoto } from '../helpers/largePhoto.js';
@@ -59,11 +60,7 @@ describe('a burst of large uploads against a 64 MB Redis', { skip: needsPrivateR
     server = await startTestRedis({ args: ['--maxmemory', String(MAX_MEMORY)] });
     redis = createRedis(server.url, 'blocking');
     photo = await largePhoto();
-    config = loadConfig({
-      REDIS_URL: server.url,
-      KEY_PREFIX: server.prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
+    config = testApiConfig(server, {
       // A burst from one address is the point here, not the per-address limit (limits.test.ts).
       RATE_LIMIT_PER_MINUTE: '0',
       SHUTDOWN_TIMEOUT_SECONDS: '2',

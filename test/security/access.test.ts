@@ -11,10 +11,11 @@ import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { createDeps, startApi, type RunningApi } from '../../api/server.js';
 import { createApiKey, revokeApiKey } from '../../shared/apiKeys.js';
-import { loadConfig, type Config } from '../../shared/config.js';
+import type { Config } from '../../shared/config.js';
 import { redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis, waitReady } from '../../shared/redis.js';
+import { testApiConfig } from '../helpers/api.js';
 import { until } from '../helpers/cluster.js';
 import { FAKE_RESULT, startFakeWorker } from '../helpers/fakeWorker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
@@ -35,11 +36,7 @@ let bob: string;
 
 before(async () => {
   server = await startTestRedis();
-  config = loadConfig({
-    REDIS_URL: server.url,
-    KEY_PREFIX: server.prefix,
-    PORT: '0',
-    HOST: '127.0.0.1',
+  config = testApiConfig(server, {
     LOG_LEVEL: 'silent',
     REQUIRE_API_KEY: 'true',
     ADMIN_TOKEN,

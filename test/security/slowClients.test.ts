@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import request from 'supertest';
 import { startApi, type RunningApi } from '../../api/server.js';
-import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
+import { testApiConfig } from '../helpers/api.js';
 import { until } from '../helpers/cluster.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { rawClient } from '../helpers/rawHttp.js';
@@ -24,11 +24,7 @@ let api: RunningApi;
 before(async () => {
   server = await startTestRedis();
   api = await startApi(
-    loadConfig({
-      REDIS_URL: server.url,
-      KEY_PREFIX: server.prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
+    testApiConfig(server, {
       LOG_LEVEL: 'silent',
       RATE_LIMIT_PER_MINUTE: '0',
       SHUTDOWN_TIMEOUT_SECONDS: '2',

@@ -23,6 +23,7 @@ import { createRedis } from '../../shared/redis.js';
 import type { WebhookEvent } from '../../shared/webhooks.js';
 import { postWebhook } from '../../worker/webhookSender.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
+import { testApiConfig } from '../helpers/api.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import type { JobView } from '../helpers/http.js';
 import { freePort, keysWithoutTtl, prefixedKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -91,11 +92,7 @@ describe('webhooks, SSE and long polling', () => {
 
   before(async () => {
     redisServer = await startTestRedis();
-    config = loadConfig({
-      REDIS_URL: redisServer.url,
-      KEY_PREFIX: redisServer.prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
+    config = testApiConfig(redisServer, {
       PUBLIC_URL,
       WEBHOOK_SECRET: SECRET,
       WEBHOOK_RETRY_SCHEDULE: '200ms,400ms,800ms,1600ms,3200ms',
@@ -477,11 +474,7 @@ describe('webhook deliveries that do not succeed', () => {
   before(async () => {
     redisServer = await startTestRedis();
     // Three attempts, 100 ms apart; an attempt gets half a second to be answered.
-    const config = loadConfig({
-      REDIS_URL: redisServer.url,
-      KEY_PREFIX: redisServer.prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
+    const config = testApiConfig(redisServer, {
       WEBHOOK_SECRET: SECRET,
       WEBHOOK_RETRY_SCHEDULE: '100ms,100ms',
       WEBHOOK_TIMEOUT_SECONDS: '0.5',
