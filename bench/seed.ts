@@ -3,14 +3,20 @@
 // photos with 4 requests in flight, PNG out on both sides. Rounds alternate between the systems (one
 // at a time, the other idle) and the medians are reported. Turdify is driven both ways: the
 // asynchronous API (POST /jobs with format=png, long poll, GET the result) and the synchronous
-// POST /turdify/ (the peer's own interface: multipart field my_file, PNG back).
+// POST /turdify/ (the peer's own interface: multipart field my_file, PNG back). A third Turdify,
+// "fast", is the same service with a cheaper detector setting (FAST_PROFILE: RetinaFace at the
+// photo's own size, upright only): what the service around a cheap model costs, with its accuracy
+// in docs/detection.md.
 import { awaitJob } from './lib/client.js';
 import { startCluster, type Cluster } from './lib/cluster.js';
 import type { Photo } from './lib/photos.js';
 import { buildSeedPeer, startSeedPeer, type SeedPeer } from './lib/seedPeer.js';
 import { median } from './lib/stats.js';
 
-export const SEED_SYSTEMS = ['peer', 'async', 'sync'] as const;
+export const SEED_SYSTEMS = ['peer', 'async', 'sync', 'fast'] as const;
+
+/** The cheap detector setting of the "fast" system (docs/detection.md scores it on the dev set). */
+export const FAST_PROFILE = { DETECT_MIN_SIDE: '0', FIND_ORIENTATION: 'false' };
 type System = (typeof SEED_SYSTEMS)[number];
 
 export interface FaceAgreement {
@@ -36,8 +42,11 @@ export interface SeedMixResult {
   samples: Record<System, number[]>;
   failed: Record<System, number>;
   faces: FaceAgreement;
+  /** The same, for the "fast" system. */
+  fastFaces: FaceAgreement;
   /** Median ms per stage of Turdify's async jobs (the worker's own timings), over every round. */
   stagesMs: Record<string, number>;
+  fastStagesMs: Record<string, number>;
 }
 
 export interface SeedResult {
@@ -62,7 +71,14 @@ const form = (field: string, photo: Photo, extra: Record<string, string> = {}) =
 };
 
 /** One photo through one system, the whole round trip (the image comes back, read to its end). */
-async function once(system: System, photo: Photo, peer: SeedPeer, cluster: Cluster): Promise<Outcome> {
+interface Systems {
+  peer: SeedPeer;
+  cluster: Cluster;
+  fast: Cluster;
+}
+
+async function once(system: System, photo: Photo, { peer, cluster: main, fast }: Systems): Promise<Outcome> {
+  const cluster = system === 'fast' ? fast : main;
   if (system === 'peer') {
     const res = await fetch(`${peer.url}/turdify/`, { method: 'POST', body: form('my_file', photo) });
     await res.arrayBuffer();
@@ -92,8 +108,7 @@ async function pass(
   system: System,
   photos: Photo[],
   inFlight: number,
-  peer: SeedPeer,
-  cluster: Cluster,
+  systems: Systems,
 ): Promise<{ rate: number; outcomes: Outcome[] }> {
   const outcomes: Outcome[] = new Array(photos.length);
   let next = 0;
@@ -102,7 +117,7 @@ async function pass(
     Array.from({ length: inFlight }, async () => {
       while (next < photos.length) {
         const i = next++;
-        outcomes[i] = await once(system, photos[i]!, peer, cluster).catch(() => ({ ok: false, faces: NaN }));
+        outcomes[i] = await once(system, photos[i]!, systems).catch(() => ({ ok: false, faces: NaN }));
       }
     }),
   );
@@ -141,50 +156,54 @@ function agreement(peer: Outcome[], turdify: number[]): FaceAgreement {
   return a;
 }
 
+const medians = (m: Record<string, number[]>) =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [k, median(v)]));
+
 async function benchMix(
   name: string,
   photos: Photo[],
   unique: number,
   rounds: number,
   inFlight: number,
-  peer: SeedPeer,
-  cluster: Cluster,
+  systems: Systems,
 ): Promise<SeedMixResult> {
-  const samples = { peer: [], async: [], sync: [] } as Record<System, number[]>;
-  const failed = { peer: 0, async: 0, sync: 0 } as Record<System, number>;
+  const samples = Object.fromEntries(SEED_SYSTEMS.map((s) => [s, []])) as unknown as Record<System, number[]>;
+  const failed = Object.fromEntries(SEED_SYSTEMS.map((s) => [s, 0])) as Record<System, number>;
   let last: Partial<Record<System, Outcome[]>> = {};
-  const stages: Record<string, number[]> = {};
+  const stages: Record<'async' | 'fast', Record<string, number[]>> = { async: {}, fast: {} };
   for (let r = 0; r < rounds; r++) {
     // Rotate the order each round: no system always runs first (or right after the slow one).
     const order = SEED_SYSTEMS.map((_, i) => SEED_SYSTEMS[(i + r) % SEED_SYSTEMS.length]!);
     last = {};
     for (const system of order) {
-      const { rate, outcomes } = await pass(system, photos, inFlight, peer, cluster);
+      const { rate, outcomes } = await pass(system, photos, inFlight, systems);
       samples[system].push(rate);
       failed[system] += outcomes.filter((o) => !o.ok).length;
       last[system] = outcomes;
-      for (const o of outcomes)
-        for (const [k, v] of Object.entries(o.timings ?? {})) (stages[k] ??= []).push(v);
+      if (system === 'async' || system === 'fast')
+        for (const o of outcomes)
+          for (const [k, v] of Object.entries(o.timings ?? {})) (stages[system][k] ??= []).push(v);
       process.stderr.write(`  seed ${name} round ${r + 1}: ${system} ${rate.toFixed(2)} photos/s\n`);
     }
   }
   // Each distinct photo once (a mix may be passed more than once per round).
   const sync = last.sync!.slice(0, unique);
-  const faces = await Promise.all(sync.map((o) => turdifyFaces(cluster.apiUrl, o.jobId)));
+  const faces = await Promise.all(sync.map((o) => turdifyFaces(systems.cluster.apiUrl, o.jobId)));
+  const fastFaces = await Promise.all(
+    last.fast!.slice(0, unique).map((o) => turdifyFaces(systems.fast.apiUrl, o.jobId)),
+  );
   return {
     mix: name,
     photos: photos.length,
     rounds,
     inFlight,
-    rate: {
-      peer: median(samples.peer),
-      async: median(samples.async),
-      sync: median(samples.sync),
-    },
+    rate: Object.fromEntries(SEED_SYSTEMS.map((s) => [s, median(samples[s])])) as Record<System, number>,
     samples,
     failed,
     faces: agreement(last.peer!.slice(0, unique), faces),
-    stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)])),
+    fastFaces: agreement(last.peer!.slice(0, unique), fastFaces),
+    stagesMs: medians(stages.async),
+    fastStagesMs: medians(stages.fast),
   };
 }
 
@@ -201,17 +220,20 @@ export async function benchSeed(
   const dir = buildSeedPeer();
   const peer = await startSeedPeer(dir, processes);
   let cluster: Cluster | undefined;
+  let fast: Cluster | undefined;
   try {
     cluster = await startCluster(processes);
+    fast = await startCluster(processes, FAST_PROFILE);
+    const systems = { peer, cluster, fast };
     const warm = mixes[0]!.photos.slice(0, 2 * inFlight);
-    for (const system of SEED_SYSTEMS) await pass(system, warm, inFlight, peer, cluster);
+    for (const system of SEED_SYSTEMS) await pass(system, warm, inFlight, systems);
     const results: SeedMixResult[] = [];
     for (const m of mixes) {
       const photos = Array.from({ length: m.passes ?? 1 }, () => m.photos).flat();
-      results.push(await benchMix(m.name, photos, m.photos.length, rounds, inFlight, peer, cluster));
+      results.push(await benchMix(m.name, photos, m.photos.length, rounds, inFlight, systems));
     }
     return { processes, mixes: results };
   } finally {
-    await Promise.all([peer.stop(), cluster?.close()]);
+    await Promise.all([peer.stop(), cluster?.close(), fast?.close()]);
   }
 }

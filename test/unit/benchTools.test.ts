@@ -88,25 +88,28 @@ it('reads command counts and CPU from INFO and leaves its own INFO calls out of 
 });
 
 it('judges the seed ratio on both mixes, the far worker at 10 ms and ingest with keys and limits', () => {
+  const faces = {
+    photos: 10,
+    bothFound: 9,
+    sameCount: 8,
+    onlyPeer: 0,
+    onlyTurdify: 1,
+    neither: 0,
+    peerFaces: 9,
+    turdifyFaces: 11,
+  };
   const mix = (name: string, peer: number, async: number) => ({
     mix: name,
     photos: 10,
     rounds: 3,
     inFlight: 4,
-    rate: { peer, async, sync: async },
-    samples: { peer: [peer], async: [async], sync: [async] },
-    failed: { peer: 0, async: 0, sync: 0 },
-    faces: {
-      photos: 10,
-      bothFound: 9,
-      sameCount: 8,
-      onlyPeer: 0,
-      onlyTurdify: 1,
-      neither: 0,
-      peerFaces: 9,
-      turdifyFaces: 11,
-    },
+    rate: { peer, async, sync: async, fast: 2 * async },
+    samples: { peer: [peer], async: [async], sync: [async], fast: [2 * async] },
+    failed: { peer: 0, async: 0, sync: 0, fast: 0 },
+    faces,
+    fastFaces: faces,
     stagesMs: {},
+    fastStagesMs: {},
   });
   const row = (rttMs: number, photosPerSecond: number, ratio: number) => ({
     rttMs,
@@ -151,6 +154,7 @@ it('judges the seed ratio on both mixes, the far worker at 10 ms and ingest with
   const find = (part: string) => Object.entries(verdicts).find(([k]) => k.includes(part))?.[1];
   assert.match(find('dev set mix')!, /^async met/);
   assert.match(find('fixtures mix')!, /^async \*\*missed\*\* by 38 %/);
+  assert.match(find('fixtures mix')!, /fast met$/);
   assert.equal(find('10 ms RTT'), 'met');
   assert.match(find('accepted uploads')!, /rate met; p99 \*\*missed\*\*/);
   assert.equal(find('API ≤ 120 MB'), 'met');
