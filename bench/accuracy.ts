@@ -80,6 +80,13 @@ export const VARIANTS: Variant[] = [
     turns: [0],
   },
   {
+    // The seed comparison's "fast" Turdify (bench/seed.ts FAST_PROFILE).
+    config: "RetinaFace v1, photo's own size, upright only (bench's fast setting)",
+    spec: { ...base, detector: 'retinaface', backend: 'onnx', minSide: 0, turns: false },
+    table: RETINAFACE_CALIBRATION.v1,
+    turns: [0],
+  },
+  {
     config: 'RetinaFace v2, ≥ 1024 px, orientation found',
     spec: { ...base, detector: 'retinaface', backend: 'onnx', variant: 'v2' },
     table: RETINAFACE_CALIBRATION.v2,
