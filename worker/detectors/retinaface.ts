@@ -262,7 +262,10 @@ export async function createRetinaFace(opts: RetinaFaceOptions, log: Logger): Pr
       .map((f) => ({ ...f, score: calibrate(f.score, table) }))
       .filter((f) => f.score >= minConfidence);
   };
-  await detect(selfCheckImage(), 0.5); // the first run in a process is slower: pay it now
+  // The first run in a process is slower (ONNX Runtime plans and allocates): pay it now, with one
+  // look at the small check picture's own size. detect() on it would also look at the picture
+  // enlarged to RETINAFACE_MIN_SIDE, which costs more at start than the first real job saves.
+  await look(selfCheckImage(), DECODE_FLOOR, 1);
   log.info(
     {
       detector: `retinaface_mnet025_${opts.variant}`,
