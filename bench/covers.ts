@@ -102,10 +102,14 @@ async function once(v: Variant) {
   const t1 = performance.now();
   const c1 = process.cpuUsage(c0);
   if (v.legacy) {
-    await encoder(sharp(pixels, raw).composite(layers).removeAlpha(), format).toBuffer();
+    await encoder(
+      sharp(pixels, raw).composite(layers).removeAlpha(),
+      format,
+      image.width * image.height,
+    ).toBuffer();
   } else {
     paste({ ...image, data: pixels }, layers as Layer[]);
-    await encoder(sharp(pixels, raw), format).toBuffer();
+    await encoder(sharp(pixels, raw), format, image.width * image.height).toBuffer();
   }
   const t2 = performance.now();
   const c2 = process.cpuUsage(c0);

@@ -198,7 +198,10 @@ describe('the fixture photos through the service', () => {
         fixture,
         job,
         input,
-        reencoded: await rawRgb(await encoder(sharp(input.data, raw), format).toBuffer(), false),
+        reencoded: await rawRgb(
+          await encoder(sharp(input.data, raw), format, input.width * input.height).toBuffer(),
+          false,
+        ),
         output: { ...(await rawRgb(bytes, false)), format: meta.format },
       });
     }

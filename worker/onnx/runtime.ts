@@ -44,6 +44,10 @@ export async function openSession(
     // Every photo has its own size: planning memory per input shape cost more than it saved (≈ 2× on
     // the first run of each new shape).
     enableMemPattern: false,
+    // No arena: ONNX Runtime returns a large photo's activations after the run instead of keeping
+    // the high-water mark for the process's life. Measured on the 10 MP photo then 30 dev photos:
+    // peak 497–505 → 421–443 MB, resident afterwards 488 → 328 MB, detection 3–6 % slower.
+    enableCpuMemArena: false,
     // Threads sleep between runs instead of spinning: a worker never burns a core it is not using.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
