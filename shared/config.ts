@@ -62,6 +62,11 @@ export const configSchema = z.object({
   /** Worker processes `npm start` runs on this machine; "auto" = one per core. */
   WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(256)]).default(1),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  /**
+   * Jobs a worker holds beyond WORKER_CONCURRENCY: their fetch and upload read happen while another
+   * job computes, so a worker far from Redis does not wait a round trip between jobs.
+   */
+  WORKER_PREFETCH: z.coerce.number().int().min(0).max(16).default(1),
   /** Run the model in a worker thread, so long inferences cannot starve BullMQ's lock renewal. */
   INFERENCE_THREAD: bool(true),
   /** A job taking longer than this fails with code "timeout". */

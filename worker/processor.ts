@@ -15,6 +15,7 @@ import { isRedisOom } from '../shared/redis.js';
 import { enqueueWebhook, webhookEvent, type WebhookQueue } from '../shared/webhooks.js';
 import type { RenderEmoji } from './covers/index.js';
 import type { FaceDetector } from './detectors/types.js';
+import type { ComputeGate } from './computeGate.js';
 import { processImage } from './pipeline.js';
 
 export interface ProcessorDeps {
@@ -26,6 +27,8 @@ export interface ProcessorDeps {
   config: Config;
   log: Logger;
   webhooks: WebhookQueue;
+  /** Bounds the pipeline runs when BullMQ holds prefetched jobs (worker.ts); none: unbounded. */
+  gate?: ComputeGate;
 }
 
 export type TurdifyJob = Job<TurdifyJobData, TurdifyJobResult>;
@@ -91,6 +94,7 @@ async function putResultPatiently(
 export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promise<TurdifyJobResult> {
   const { store, detector, redis, keys, config, log } = deps;
   const pipelineDeps = { detector, renderEmoji: deps.renderEmoji, maxPixels: config.MAX_PIXELS };
+  const gate = deps.gate ?? { run: <T>(work: () => Promise<T>) => work() };
   const cancelled = async (id: string) => {
     if (await redis.exists(keys.cancelled(id))) throw new JobFailure('cancelled', 'the job was deleted');
   };
@@ -117,16 +121,20 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
       if (!input)
         throw new JobFailure('input_expired', 'the upload expired before a worker could process it');
       // Progress is news, not a step of the work: sent without waiting, in order on one connection.
+      // Three per job (started, detected, stored): each is a script and an event every API parses.
       const progress = (percent: number) => {
         job.updateProgress(percent).catch(() => {});
       };
-      progress(5);
-      const out = await withTimeout(
-        processImage(input, { ...job.data.options, seed: id }, pipelineDeps, (_stage, percent) =>
-          progress(percent),
-        ),
-        config.JOB_TIMEOUT_SECONDS * 1000,
-      );
+      // A prefetched job waits here with its upload read; JOB_TIMEOUT counts from its start.
+      const out = await gate.run(() => {
+        progress(5);
+        return withTimeout(
+          processImage(input, { ...job.data.options, seed: id }, pipelineDeps, (stage, percent) => {
+            if (stage === 'detected') progress(percent);
+          }),
+          config.JOB_TIMEOUT_SECONDS * 1000,
+        );
+      });
       const [check, put] = await Promise.allSettled([
         cancelled(id),
         putResultPatiently(deps, id, out.output),

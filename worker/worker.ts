@@ -14,6 +14,7 @@ import { failedForGood, openQueue } from '../shared/queue.js';
 import { createRedis } from '../shared/redis.js';
 import { enqueueWebhook, openWebhookQueue, webhookEvent } from '../shared/webhooks.js';
 import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
+import { createComputeGate } from './computeGate.js';
 import { detectorSpec } from './detectorConfig.js';
 import type { FaceDetector } from './detectors/types.js';
 import { startDetectorThread } from './detectorThread.js';
@@ -67,13 +68,16 @@ export async function startWorker(opts: {
     config,
     log,
     webhooks,
+    gate: createComputeGate(config.WORKER_CONCURRENCY),
   });
   // BullMQ does not close a connection it was given: keep it to disconnect after close().
   const bullRedis = createRedis(config.REDIS_URL, 'blocking');
   const worker = new Worker<TurdifyJobData, TurdifyJobResult>(QUEUE_NAME, processor, {
     connection: bullRedis,
     prefix: config.KEY_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
+    // The prefetched jobs wait at the processor's gate with their upload read; BullMQ renews
+    // their locks like any active job's.
+    concurrency: config.WORKER_CONCURRENCY + config.WORKER_PREFETCH,
     // Stored on each job as processedBy: which host and process ran it.
     name: `${hostname()}:${process.pid}`,
     lockDuration: config.WORKER_LOCK_MS,
@@ -116,14 +120,24 @@ export async function startWorker(opts: {
   // is removed outright once BullMQ has released it.
   const retire = async (job: TurdifyJob) => {
     const id = job.id!;
-    if (await redis.exists(keys.cancelled(id))) {
+    const ttl = Math.ceil(config.RESULT_TTL_SECONDS * 1000);
+    // One round trip for the usual case (pipelined on the connection); a deleted job's record is
+    // then removed whatever its TTL, and releasing its upload twice is harmless (idempotent).
+    const [replies] = await Promise.all([
+      redis
+        .multi()
+        .exists(keys.cancelled(id))
+        .pexpire(keys.bullJob(id), ttl)
+        .pexpire(keys.bullJobLogs(id), ttl)
+        .exec(),
+      store.deleteInput(id),
+    ]);
+    const [err, cancelled] = replies?.[0] ?? [new Error('the transaction was discarded'), 0];
+    if (err) throw err;
+    if (cancelled) {
       await job.remove();
       await store.deleteAll(id);
-      return;
     }
-    const ttl = Math.ceil(config.RESULT_TTL_SECONDS * 1000);
-    await store.deleteInput(id);
-    await redis.multi().pexpire(keys.bullJob(id), ttl).pexpire(keys.bullJobLogs(id), ttl).exec();
   };
   worker.on('completed', (job) => {
     info.jobsDone++;
