@@ -354,14 +354,7 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         "docs/detection.md). Face counts: the seed's X-Faces against the job's faces, " +
         "over each distinct photo once (last round). Where Turdify's time goes (async jobs, medians of the " +
         `worker's own stage timings, ms): ${r.seed.mixes
-          .map(
-            (x) =>
-              `${x.mix}: ${Object.entries(x.stagesMs)
-                .map(([k, v]) => `${k} ${round(v, 1)}`)
-                .join(', ')} (fast: ${Object.entries(x.fastStagesMs)
-                .map(([k, v]) => `${k} ${round(v, 1)}`)
-                .join(', ')})`,
-          )
+          .map((x) => `${x.mix}: ${stageList(x.stagesMs)} (fast: ${stageList(x.fastStagesMs)})`)
           .join('; ')}.`,
     });
   }
@@ -508,6 +501,11 @@ function verdict(value: number, bound: number, higherIsBetter: boolean): string 
     ? `${word} (within 5 %: noise)`
     : `${word}${ok ? '' : ` by ${Math.round(100 * margin)} %`}`;
 }
+
+const stageList = (ms: Record<string, number>) =>
+  Object.entries(ms)
+    .map(([k, v]) => `${k} ${round(v, 1)}`)
+    .join(', ');
 
 /** The project's performance targets (issue 15), judged from this run's figures. */
 export function targets(r: Results): Target[] {

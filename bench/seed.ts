@@ -70,13 +70,13 @@ const form = (field: string, photo: Photo, extra: Record<string, string> = {}) =
   return f;
 };
 
-/** One photo through one system, the whole round trip (the image comes back, read to its end). */
 interface Systems {
   peer: SeedPeer;
   cluster: Cluster;
   fast: Cluster;
 }
 
+/** One photo through one system, the whole round trip (the image comes back, read to its end). */
 async function once(system: System, photo: Photo, { peer, cluster: main, fast }: Systems): Promise<Outcome> {
   const cluster = system === 'fast' ? fast : main;
   if (system === 'peer') {
@@ -159,6 +159,10 @@ function agreement(peer: Outcome[], turdify: number[]): FaceAgreement {
 const medians = (m: Record<string, number[]>) =>
   Object.fromEntries(Object.entries(m).map(([k, v]) => [k, median(v)]));
 
+/** A record with one entry per system. */
+const perSystem = <T>(value: (s: System) => T) =>
+  Object.fromEntries(SEED_SYSTEMS.map((s) => [s, value(s)])) as Record<System, T>;
+
 async function benchMix(
   name: string,
   photos: Photo[],
@@ -167,8 +171,8 @@ async function benchMix(
   inFlight: number,
   systems: Systems,
 ): Promise<SeedMixResult> {
-  const samples = Object.fromEntries(SEED_SYSTEMS.map((s) => [s, []])) as unknown as Record<System, number[]>;
-  const failed = Object.fromEntries(SEED_SYSTEMS.map((s) => [s, 0])) as Record<System, number>;
+  const samples = perSystem<number[]>(() => []);
+  const failed = perSystem(() => 0);
   let last: Partial<Record<System, Outcome[]>> = {};
   const stages: Record<'async' | 'fast', Record<string, number[]>> = { async: {}, fast: {} };
   for (let r = 0; r < rounds; r++) {
@@ -197,7 +201,7 @@ async function benchMix(
     photos: photos.length,
     rounds,
     inFlight,
-    rate: Object.fromEntries(SEED_SYSTEMS.map((s) => [s, median(samples[s])])) as Record<System, number>,
+    rate: perSystem((s) => median(samples[s])),
     samples,
     failed,
     faces: agreement(last.peer!.slice(0, unique), faces),

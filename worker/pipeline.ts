@@ -46,7 +46,7 @@ export type StageListener = (
 /**
  * Above this many pixels JPEG output skips Huffman table optimisation: on the 10 MP photo it is
  * 114 → 28 ms of encoding for 1.3 % more bytes; on the dev set's photos it saves 14 % of the bytes
- * for 1.5 ms, so small pictures keep it (docs/performance.md, "Encoder settings").
+ * for 1.5 ms, so small pictures keep it (docs/performance.md, "Decisions").
  */
 export const JPEG_OPTIMISE_MAX_PIXELS = 2_000_000;
 
@@ -54,7 +54,7 @@ export const JPEG_OPTIMISE_MAX_PIXELS = 2_000_000;
  * The one place output encoding settings live (tests re-encode inputs the same way to compare).
  * `pixels`: the picture's width × height, which picks the JPEG setting.
  */
-export function encoder(image: Sharp, format: OutputFormat, pixels = 0): Sharp {
+export function encoder(image: Sharp, format: OutputFormat, pixels: number): Sharp {
   switch (format) {
     case 'jpeg':
       return image.jpeg({ quality: 85, mozjpeg: false, optimiseCoding: pixels <= JPEG_OPTIMISE_MAX_PIXELS });
