@@ -28,11 +28,11 @@ const inProcess = async (opts: Pick<DetectorSpec, 'detector' | 'backend'>) =>
 /** The detectors compared, by the name the table shows. */
 const VARIANTS: Record<string, (() => Promise<FaceDetector>) | null> = {
   'none (node + sharp)': null,
-  'RetinaFace on onnx (default)': () => inProcess({ detector: 'retinaface', backend: 'onnx' }),
+  'RetinaFace on onnx (default: in process)': () => inProcess({ detector: 'retinaface', backend: 'onnx' }),
   'RetinaFace on wasm (onnxruntime-web)': () => inProcess({ detector: 'retinaface', backend: 'wasm' }),
   'SSD on onnx': () => inProcess({ detector: 'ssd', backend: 'onnx' }),
   'SSD on wasm (TensorFlow.js)': () => inProcess({ detector: 'ssd', backend: 'wasm' }),
-  'default, in a worker thread (INFERENCE_THREAD=true)': async () =>
+  'RetinaFace on onnx in a worker thread (INFERENCE_THREAD=true)': async () =>
     (await import('../worker/detectorThread.js')).startDetectorThread(
       { ...spec, detector: 'retinaface', backend: 'onnx', logLevel: 'silent' },
       log,

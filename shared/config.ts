@@ -67,8 +67,15 @@ export const configSchema = z.object({
    * job computes, so a worker far from Redis does not wait a round trip between jobs.
    */
   WORKER_PREFETCH: z.coerce.number().int().min(0).max(16).default(1),
-  /** Run the model in a worker thread, so long inferences cannot starve BullMQ's lock renewal. */
-  INFERENCE_THREAD: bool(true),
+  /**
+   * Run the model in a worker thread, so long inferences cannot starve BullMQ's lock renewal. auto:
+   * only for backends whose inference blocks the event loop for long (WebAssembly, TensorFlow.js);
+   * onnxruntime-node runs in the worker process (docs/performance.md, "Decisions").
+   */
+  INFERENCE_THREAD: z
+    .enum(['auto', 'true', 'false', '1', '0', 'yes', 'no'])
+    .default('auto')
+    .transform((v) => (v === 'auto' ? 'auto' : v === 'true' || v === '1' || v === 'yes')),
   /** A job taking longer than this fails with code "timeout". */
   JOB_TIMEOUT_SECONDS: seconds(120),
   /** Attempts for transient failures (Redis hiccups); bad images are never retried. */

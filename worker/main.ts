@@ -57,6 +57,8 @@ async function main(): Promise<void> {
       id: running.info.id,
       backend: running.detector.backend,
       detector: running.detector.name,
+      // A threaded detector has close(): INFERENCE_THREAD's answer, for whoever reads the log.
+      inferenceThread: 'close' in running.detector,
       weights: running.detector.weights,
       concurrency: config.WORKER_CONCURRENCY,
     },

@@ -16,7 +16,7 @@ import { enqueueWebhook, openWebhookQueue, webhookEvent } from '../shared/webhoo
 import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
 import { createComputeGate } from './computeGate.js';
 import { detectorSpec } from './detectorConfig.js';
-import type { FaceDetector } from './detectors/types.js';
+import type { DetectorSpec, FaceDetector } from './detectors/types.js';
 import { startDetectorThread } from './detectorThread.js';
 import type { RenderEmoji } from './covers/index.js';
 import { createProcessor, type TurdifyJob } from './processor.js';
@@ -32,6 +32,31 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
+/** A detector this worker started: a thread's has close(). */
+type OwnDetector = FaceDetector & { close?(): Promise<void> };
+
+/**
+ * Where the model runs. A thread for backends whose inference is long synchronous work on the calling
+ * thread (WebAssembly, TensorFlow.js: seconds on a Pi, which would starve lock renewal and get the job
+ * run twice). onnxruntime-node's run blocks this loop at most ≈ 0.3 s even on a 10 MP photo's 2048 px
+ * copy, far inside WORKER_LOCK_MS, so under auto it runs here: no second V8 isolate, no pixel copy per
+ * job, a faster start.
+ */
+async function startDetector(config: Config, spec: DetectorSpec, log: Logger): Promise<OwnDetector> {
+  const inThread = () => startDetectorThread({ ...spec, logLevel: config.LOG_LEVEL }, log);
+  // Imported only when the model runs here: with the thread, this isolate never loads a runtime.
+  const here = async () => (await import('./detectors/index.js')).createDetector(spec, log);
+  if (config.INFERENCE_THREAD === true) return inThread();
+  if (config.INFERENCE_THREAD === false) return here();
+  // SSD under auto tries tfjs-node first, and TinyFaceDetector never runs on ONNX Runtime.
+  const onnxFirst = spec.backend === 'onnx' || (spec.backend === 'auto' && spec.detector === 'retinaface');
+  if (!onnxFirst) return inThread();
+  const detector = await here();
+  if (detector.backend === 'onnx') return detector;
+  log.warn({ backend: detector.backend }, 'the model is not on onnxruntime-node: running it in a thread');
+  return inThread();
+}
+
 export async function startWorker(opts: {
   config: Config;
   log: Logger;
@@ -41,14 +66,7 @@ export async function startWorker(opts: {
   const { config, log } = opts;
   const keys = redisKeys(config.KEY_PREFIX);
   const spec = detectorSpec(config);
-  const threaded =
-    !opts.detector && config.INFERENCE_THREAD
-      ? await startDetectorThread({ ...spec, logLevel: config.LOG_LEVEL }, log)
-      : undefined;
-  // Imported only when the model runs here: with the thread, this isolate never loads TensorFlow.js
-  // or ONNX Runtime (≈ 20 MB less per worker).
-  const detector =
-    opts.detector ?? threaded ?? (await (await import('./detectors/index.js')).createDetector(spec, log));
+  const detector: OwnDetector = opts.detector ?? (await startDetector(config, spec, log));
   // Store and registry commands wait out a Redis outage instead of failing the job.
   const redis = createRedis(config.REDIS_URL, 'blocking');
   const store = new RedisImageStore(redis, keys, {
@@ -168,7 +186,7 @@ export async function startWorker(opts: {
       clearInterval(timer);
       await worker.close(); // waits for the active job to finish
       await deliveries.close();
-      await threaded?.close();
+      if (!opts.detector) await detector.close?.();
       await webhooks.close();
       await jobsQueue.close();
       webhookRedis.disconnect();

@@ -1,7 +1,7 @@
 // What the README promises of a job's life in the worker, end to end through the API on a real
 // Redis, with the real model behind a detector the test scripts (slow, failing, or waiting for the
 // test): the job timeout, retries with backoff and the final `internal`, deleting a running job,
-// WORKER_CONCURRENCY > 1, and INFERENCE_THREAD=false.
+// WORKER_CONCURRENCY > 1, and INFERENCE_THREAD false/true/auto.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -208,6 +208,19 @@ describe('a job in the worker', () => {
       assert.equal(job.status, 'completed', JSON.stringify(job));
     });
     await withWorker({ INFERENCE_THREAD: 'true' }, undefined, async (w) => {
+      assert.equal(typeof (w.detector as { close?: unknown }).close, 'function', 'a detector thread');
+      assert.equal((await ended(await submit())).status, 'completed');
+    });
+  });
+
+  it('INFERENCE_THREAD=auto (the default) runs ONNX Runtime in process and WebAssembly in a thread', async () => {
+    await withWorker({}, undefined, async (w) => {
+      assert.equal(w.detector.backend, 'onnx');
+      assert.equal(typeof (w.detector as { close?: unknown }).close, 'undefined', 'in process');
+      assert.equal((await ended(await submit())).status, 'completed');
+    });
+    await withWorker({ TF_BACKEND: 'wasm' }, undefined, async (w) => {
+      assert.equal(w.detector.backend, 'wasm');
       assert.equal(typeof (w.detector as { close?: unknown }).close, 'function', 'a detector thread');
       assert.equal((await ended(await submit())).status, 'completed');
     });

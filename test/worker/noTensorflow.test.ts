@@ -85,7 +85,7 @@ describe('a worker running only ONNX models', () => {
   };
 
   it('loads no TensorFlow.js or face-api code, in the process or its detector thread', async () => {
-    for (const thread of ['true', 'false']) {
+    for (const thread of ['auto', 'true', 'false']) {
       const loaded = await modulesLoaded(`onnx-thread-${thread}`, { INFERENCE_THREAD: thread });
       assert.ok(
         loaded.some((m) => /onnxruntime-node/.test(m)),
