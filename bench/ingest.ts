@@ -21,19 +21,32 @@ export interface IngestResult {
   apiCpuMsPerUpload: number;
   /** REQUIRE_API_KEY on (a key sent with every upload) and the rate limit and daily quota active. */
   authAndLimits: boolean;
+  /** NODE_OPTIONS the API ran with ('' = Node's defaults). */
+  nodeOptions: string;
 }
 
-export async function benchIngest(photo: Buffer, seconds: number, connections = 16): Promise<IngestResult> {
+/** V8 heap bounds for a memory-tight API (docs/deploy.md): section 3 measures what they cost. */
+export const LEAN_API_NODE_OPTIONS = '--max-semi-space-size=1 --max-old-space-size=256';
+
+export async function benchIngest(
+  photo: Buffer,
+  seconds: number,
+  nodeOptions = '',
+  connections = 16,
+): Promise<IngestResult> {
   // As exposed: a key required and checked on every upload, and both submission limits counting in
   // Redis, set high enough that they never refuse this one client.
   const cluster = await startCluster(
     0,
     {
       MAX_QUEUED_JOBS: '1000000',
+      // Above what 12 s of uploads store (≈ 1 GB): the upload budget must not answer 503 here.
+      MAX_QUEUED_BYTES: String(16 * 2 ** 30),
       LOG_LEVEL: 'warn',
       REQUIRE_API_KEY: 'true',
       RATE_LIMIT_PER_MINUTE: '100000000',
       DAILY_JOB_QUOTA: '1000000000',
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
     },
     { apiCpus: '0' },
   );
@@ -80,6 +93,7 @@ export async function benchIngest(photo: Buffer, seconds: number, connections = 
       apiOneCore: canPin,
       apiCpuMsPerUpload: (1000 * cpu) / accepted,
       authAndLimits: true,
+      nodeOptions,
     };
   } finally {
     await cluster.close();

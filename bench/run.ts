@@ -5,7 +5,7 @@ import { accuracyMarkdown, benchAccuracy } from './accuracy.js';
 import { benchColdStart } from './coldstart.js';
 import { benchE2e, benchOverhead } from './e2e.js';
 import { benchFloor } from './floor.js';
-import { benchIngest } from './ingest.js';
+import { benchIngest, LEAN_API_NODE_OPTIONS } from './ingest.js';
 import { benchOnnx, onnxMarkdown } from './onnx.js';
 import { benchFootprint } from './footprint.js';
 import { benchArenas, benchMemory } from './memory.js';
@@ -50,6 +50,9 @@ const photo100k = await jpegOfSize(
   100,
 );
 const ingest = want('ingest') ? await benchIngest(photo100k, quick ? 3 : 10) : undefined;
+const ingestLean = want('ingest')
+  ? await benchIngest(photo100k, quick ? 3 : 10, LEAN_API_NODE_OPTIONS)
+  : undefined;
 // The worker's bound holds over the mix with the 10 MP photo in it (1 job in 15).
 const memory = want('memory') ? await benchMemory([...mix, mosaic], quick ? 40 : 200) : undefined;
 const arenas = want('memory') ? await benchArenas(mosaic, quick ? 6 : 30) : undefined;
@@ -87,6 +90,7 @@ const results = {
   e2e,
   overhead,
   ingest,
+  ingestLean,
   memory,
   arenas,
   footprint,

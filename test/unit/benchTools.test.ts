@@ -148,6 +148,7 @@ it('judges the seed ratio on both mixes, the far worker at 10 ms and ingest with
       apiOneCore: true,
       apiCpuMsPerUpload: 0.5,
       authAndLimits: true,
+      nodeOptions: '',
     },
   };
   const verdicts = Object.fromEntries(targets(r).map((t) => [t.target, t.verdict]));
