@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, a table on stdout, and docs/performance.md rewritten with it.
 // `npm run bench -- --quick` runs fewer repetitions (a smoke test of the benchmarks themselves).
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { accuracyMarkdown, benchAccuracy } from './accuracy.js';
 import { benchColdStart } from './coldstart.js';
@@ -104,6 +105,9 @@ const results = {
   onnxMarkdown: onnxResult && onnxMarkdown(onnxResult),
   onnxRatio: onnxResult?.median.ratio,
 };
+// Kept (gitignored) before anything is rendered: a long run's figures survive a failure below.
+mkdirSync(join(repoRoot, '.turdify'), { recursive: true });
+writeFileSync(join(repoRoot, '.turdify/bench-last.json'), JSON.stringify(results, null, 1));
 const report = renderReport(results);
 process.stdout.write(report.table);
 if (accuracy && !quick) {
