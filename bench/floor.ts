@@ -1,11 +1,13 @@
 // 1. In-process floor: the worker's pipeline alone (no HTTP, no Redis) on each photo, stage by
-// stage, with the detector the worker uses (in its thread), limited to one core's worth of threads.
+// stage, with the detector the worker uses (where the worker runs it), limited to one core's worth of
+// threads.
 import sharp from 'sharp';
 import { createEmojiRenderer } from '../shared/emojiRenderer.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { detectorSpec } from '../worker/detectorConfig.js';
 import { startDetectorThread } from '../worker/detectorThread.js';
+import { createDetector } from '../worker/detectors/index.js';
 import { processImage } from '../worker/pipeline.js';
 import type { Photo } from './lib/photos.js';
 import { median } from './lib/stats.js';
@@ -35,10 +37,13 @@ export async function benchFloor(photos: Photo[], runs: number): Promise<FloorRe
   const log = createLogger('bench', 'warn');
   // Per core: one ONNX thread and one libvips thread, as each of N workers on N cores gets.
   sharp.concurrency(1);
-  const detector = await startDetectorThread(
-    { ...detectorSpec(config), onnxThreads: 1, logLevel: 'warn' },
-    log,
-  );
+  // As INFERENCE_THREAD=auto places it: ONNX Runtime in this process, other backends in a thread.
+  const spec = { ...detectorSpec(config), onnxThreads: 1 };
+  const here = await createDetector(spec, log);
+  const detector =
+    here.backend === 'onnx'
+      ? Object.assign(here, { close: async () => {} })
+      : await startDetectorThread({ ...spec, logLevel: 'warn' }, log);
   const renderer = createEmojiRenderer();
   const deps = {
     detector,
