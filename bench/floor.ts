@@ -6,8 +6,7 @@ import { createEmojiRenderer } from '../shared/emojiRenderer.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { detectorSpec } from '../worker/detectorConfig.js';
-import { startDetectorThread } from '../worker/detectorThread.js';
-import { createDetector } from '../worker/detectors/index.js';
+import { startDetector } from '../worker/detectorPlacement.js';
 import { processImage } from '../worker/pipeline.js';
 import type { Photo } from './lib/photos.js';
 import { median } from './lib/stats.js';
@@ -37,13 +36,7 @@ export async function benchFloor(photos: Photo[], runs: number): Promise<FloorRe
   const log = createLogger('bench', 'warn');
   // Per core: one ONNX thread and one libvips thread, as each of N workers on N cores gets.
   sharp.concurrency(1);
-  // As INFERENCE_THREAD=auto places it: ONNX Runtime in this process, other backends in a thread.
-  const spec = { ...detectorSpec(config), onnxThreads: 1 };
-  const here = await createDetector(spec, log);
-  const detector =
-    here.backend === 'onnx'
-      ? Object.assign(here, { close: async () => {} })
-      : await startDetectorThread({ ...spec, logLevel: 'warn' }, log);
+  const detector = await startDetector(config, { ...detectorSpec(config), onnxThreads: 1 }, log);
   const renderer = createEmojiRenderer();
   const deps = {
     detector,
@@ -69,7 +62,7 @@ export async function benchFloor(photos: Photo[], runs: number): Promise<FloorRe
       process.stderr.write(`  floor ${photo.name}: ${ms.total.toFixed(0)} ms\n`);
     }
   } finally {
-    await detector.close();
+    await detector.close?.();
   }
   const fixtures = rows.filter((r) => r.photo !== 'mosaic_10mp.jpg');
   return {

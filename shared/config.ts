@@ -5,11 +5,13 @@ import { Webhook } from 'standardwebhooks';
 import { parseCidrList, parseDurationList, parseOriginList, parseTrustProxy } from './configFormats.js';
 
 const seconds = (def: number) => z.coerce.number().positive().default(def);
+const BOOL_WORDS = ['true', 'false', '1', '0', 'yes', 'no'] as const;
+const truthy = (v: string) => v === 'true' || v === '1' || v === 'yes';
 const bool = (def: boolean) =>
   z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .enum(BOOL_WORDS)
     .default(def ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+    .transform(truthy);
 
 /** A comma list, parsed by `parse` (null = malformed, reported as "must be a comma list of <what>"). */
 const list = <T>(def: string, parse: (text: string) => T[] | null, what: string) =>
@@ -73,9 +75,9 @@ export const configSchema = z.object({
    * onnxruntime-node runs in the worker process (docs/performance.md, "Decisions").
    */
   INFERENCE_THREAD: z
-    .enum(['auto', 'true', 'false', '1', '0', 'yes', 'no'])
+    .enum(['auto', ...BOOL_WORDS])
     .default('auto')
-    .transform((v) => (v === 'auto' ? 'auto' : v === 'true' || v === '1' || v === 'yes')),
+    .transform((v) => (v === 'auto' ? 'auto' : truthy(v))),
   /** A job taking longer than this fails with code "timeout". */
   JOB_TIMEOUT_SECONDS: seconds(120),
   /** Attempts for transient failures (Redis hiccups); bad images are never retried. */

@@ -16,8 +16,8 @@ import { enqueueWebhook, openWebhookQueue, webhookEvent } from '../shared/webhoo
 import { publishWorker, removeWorker, type WorkerInfo } from '../shared/workerRegistry.js';
 import { createComputeGate } from './computeGate.js';
 import { detectorSpec } from './detectorConfig.js';
-import type { DetectorSpec, FaceDetector } from './detectors/types.js';
-import { startDetectorThread } from './detectorThread.js';
+import type { FaceDetector } from './detectors/types.js';
+import { startDetector, type OwnDetector } from './detectorPlacement.js';
 import type { RenderEmoji } from './covers/index.js';
 import { createProcessor, type TurdifyJob } from './processor.js';
 import { startWebhookWorker } from './webhookWorker.js';
@@ -30,31 +30,6 @@ export interface RunningWorker {
   detector: FaceDetector;
   info: WorkerInfo;
   close(): Promise<void>;
-}
-
-/** A detector this worker started: a thread's has close(). */
-type OwnDetector = FaceDetector & { close?(): Promise<void> };
-
-/**
- * Where the model runs. A thread for backends whose inference is long synchronous work on the calling
- * thread (WebAssembly, TensorFlow.js: seconds on a Pi, which would starve lock renewal and get the job
- * run twice). onnxruntime-node's run blocks this loop at most ≈ 0.3 s even on a 10 MP photo's 2048 px
- * copy, far inside WORKER_LOCK_MS, so under auto it runs here: no second V8 isolate, no pixel copy per
- * job, a faster start.
- */
-async function startDetector(config: Config, spec: DetectorSpec, log: Logger): Promise<OwnDetector> {
-  const inThread = () => startDetectorThread({ ...spec, logLevel: config.LOG_LEVEL }, log);
-  // Imported only when the model runs here: with the thread, this isolate never loads a runtime.
-  const here = async () => (await import('./detectors/index.js')).createDetector(spec, log);
-  if (config.INFERENCE_THREAD === true) return inThread();
-  if (config.INFERENCE_THREAD === false) return here();
-  // SSD under auto tries tfjs-node first, and TinyFaceDetector never runs on ONNX Runtime.
-  const onnxFirst = spec.backend === 'onnx' || (spec.backend === 'auto' && spec.detector === 'retinaface');
-  if (!onnxFirst) return inThread();
-  const detector = await here();
-  if (detector.backend === 'onnx') return detector;
-  log.warn({ backend: detector.backend }, 'the model is not on onnxruntime-node: running it in a thread');
-  return inThread();
 }
 
 export async function startWorker(opts: {

@@ -1,0 +1,35 @@
+// Where a worker's model runs (INFERENCE_THREAD): in this process or in a detector thread. The
+// worker and the in-process floor benchmark place it by the same rule.
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import type { DetectorSpec, FaceDetector } from './detectors/types.js';
+import { startDetectorThread } from './detectorThread.js';
+
+/** A detector this worker started: a thread's has close(). */
+export type OwnDetector = FaceDetector & { close?(): Promise<void> };
+
+/**
+ * Where the model runs. A thread for backends whose inference is long synchronous work on the calling
+ * thread (WebAssembly, TensorFlow.js: seconds on a Pi, which would starve lock renewal and get the job
+ * run twice). onnxruntime-node's run blocks this loop at most ≈ 0.3 s even on a 10 MP photo's 2048 px
+ * copy, far inside WORKER_LOCK_MS, so under auto it runs here: no second V8 isolate, no pixel copy per
+ * job, a faster start.
+ */
+export async function startDetector(
+  config: Pick<Config, 'INFERENCE_THREAD' | 'LOG_LEVEL'>,
+  spec: DetectorSpec,
+  log: Logger,
+): Promise<OwnDetector> {
+  const inThread = () => startDetectorThread({ ...spec, logLevel: config.LOG_LEVEL }, log);
+  // Imported only when the model runs here: with the thread, this isolate never loads a runtime.
+  const here = async () => (await import('./detectors/index.js')).createDetector(spec, log);
+  if (config.INFERENCE_THREAD === true) return inThread();
+  if (config.INFERENCE_THREAD === false) return here();
+  // SSD under auto tries tfjs-node first, and TinyFaceDetector never runs on ONNX Runtime.
+  const onnxFirst = spec.backend === 'onnx' || (spec.backend === 'auto' && spec.detector === 'retinaface');
+  if (!onnxFirst) return inThread();
+  const detector = await here();
+  if (detector.backend === 'onnx') return detector;
+  log.warn({ backend: detector.backend }, 'the model is not on onnxruntime-node: running it in a thread');
+  return inThread();
+}
