@@ -29,7 +29,12 @@ export function startProcess(kind: 'api' | 'worker', env: Record<string, string>
     ...env,
   };
   if (childEnv.MALLOC_ARENA_MAX === 'unset') delete childEnv.MALLOC_ARENA_MAX;
-  const node = [process.execPath, join(repoRoot, `dist/${kind}/main.js`)];
+  // BENCH_PROFILE_DIR=dir: each process writes a V8 CPU profile there when it stops (for the
+  // "why" of a missed target; NODE_OPTIONS does not accept --cpu-prof).
+  const profile = process.env.BENCH_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE_DIR, kind)}`]
+    : [];
+  const node = [process.execPath, ...profile, join(repoRoot, `dist/${kind}/main.js`)];
   const [cmd, ...args] = cpus && canPin ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(cmd!, args, {
     cwd: repoRoot,

@@ -20,22 +20,29 @@ export type Look<T extends Detection = Detection> = (
   scale: number,
 ) => Promise<T[]>;
 
-/** The picture turned clockwise (a plain copy: ≈ 1 ms for a dev photo, where libvips took 5). */
+/**
+ * The picture turned clockwise: a plain copy, one loop per turn with the destination index stepped
+ * (no per-pixel arithmetic on coordinates).
+ */
 export function turnPixels(img: RgbImage, turn: Turn): RgbImage {
   if (turn === 0) return img;
   const { width: W, height: H, data } = img;
   const out = Buffer.allocUnsafe(data.length);
   const [w, h] = turn === 180 ? [W, H] : [H, W];
-  for (let y = 0; y < H; y++)
-    for (let x = 0; x < W; x++) {
-      // Where source pixel (x, y) lands in the turned picture.
-      const [u, v] = turn === 90 ? [H - 1 - y, x] : turn === 180 ? [W - 1 - x, H - 1 - y] : [y, W - 1 - x];
-      const s = (y * W + x) * 3;
-      const d = (v * w + u) * 3;
+  // Source pixel (x, y) lands at (u, v): 90° (H−1−y, x), 180° (W−1−x, H−1−y), 270° (y, W−1−x).
+  // For each source row: the destination index of its first pixel, and the step to the next.
+  const rowStart = (y: number) =>
+    turn === 90 ? (H - 1 - y) * 3 : turn === 180 ? ((H - 1 - y) * w + W - 1) * 3 : ((W - 1) * w + y) * 3;
+  const step = turn === 90 ? w * 3 : turn === 180 ? -3 : -w * 3;
+  let s = 0;
+  for (let y = 0; y < H; y++) {
+    let d = rowStart(y);
+    for (let x = 0; x < W; x++, s += 3, d += step) {
       out[d] = data[s]!;
       out[d + 1] = data[s + 1]!;
       out[d + 2] = data[s + 2]!;
     }
+  }
   return { data: out, width: w, height: h };
 }
 
