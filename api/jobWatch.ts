@@ -14,6 +14,9 @@ export type JobEvent =
 
 export type JobListener = (event: JobEvent) => void;
 
+/** How a job was seen to end: BullMQ's two final states, or gone (removed, unknown). */
+export type JobEnd = 'completed' | 'failed' | 'gone';
+
 /** States after which nothing more happens to a job (or it is gone). */
 export const isEndState = (state: string) =>
   state === 'completed' || state === 'failed' || state === 'unknown';
@@ -24,8 +27,10 @@ export interface JobWatcher {
   /**
    * Resolves once the job has ended (or is gone), or after timeoutMs, or when signal aborts;
    * never rejects. The state is re-read now and then, so a missed event only costs a little delay.
+   * Resolves with the end seen ('completed', 'failed': from the event or the state read; 'gone':
+   * removed or unknown), or undefined when it timed out or was aborted.
    */
-  waitForEnd(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  waitForEnd(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobEnd | undefined>;
   /**
    * Shutdown: every subscriber gets `closing`, and waits with `untilClosing` end now (long polls
    * answer with the job as it is); from then on such waits end at once. A wait without it (POST
@@ -62,30 +67,35 @@ export function createJobWatcher(events: QueueEvents, getState: (id: string) => 
   };
 
   const waitForEnd: JobWatcher['waitForEnd'] = (id, timeoutMs, signal) =>
-    new Promise<void>((resolve) => {
+    new Promise<JobEnd | undefined>((resolve) => {
       let done = false;
-      const finish = () => {
+      const finish = (end?: JobEnd) => {
         if (done) return;
         done = true;
         unsubscribe();
         clearTimeout(timer);
         clearInterval(recheck);
-        signal?.removeEventListener('abort', finish);
-        resolve();
+        signal?.removeEventListener('abort', abort);
+        resolve(end);
       };
+      const abort = () => finish();
       // Subscribe before the first state read, so an end between the two is not missed.
       const unsubscribe = subscribe(id, (e) => {
-        if (e.type === 'completed' || e.type === 'failed' || e.type === 'removed') finish();
+        if (e.type === 'completed' || e.type === 'failed') finish(e.type);
+        else if (e.type === 'removed') finish('gone');
       });
       const check = () =>
         getState(id).then(
-          (state) => isEndState(state) && finish(),
+          (state) => {
+            if (state === 'completed' || state === 'failed') finish(state);
+            else if (isEndState(state)) finish('gone');
+          },
           () => {},
         );
-      const timer = setTimeout(finish, timeoutMs);
+      const timer = setTimeout(abort, timeoutMs);
       const recheck = setInterval(check, RECHECK_MS);
-      signal?.addEventListener('abort', finish);
-      if (signal?.aborted) finish();
+      signal?.addEventListener('abort', abort);
+      if (signal?.aborted) abort();
       else void check();
     });
 

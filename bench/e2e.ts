@@ -1,5 +1,8 @@
 // 2. End to end: Redis + API + N worker processes; a client submits the photo mix as fast as it is
 // accepted and long-polls every job to its end. Also the unloaded overhead: one job at a time.
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { awaitJob, submit, type JobDone } from './lib/client.js';
 import { cpuSeconds, readyz, startCluster, type Cluster } from './lib/cluster.js';
 import type { Photo } from './lib/photos.js';
@@ -37,6 +40,47 @@ export interface OverheadResult {
     /** Job completed → the client's long poll has the answer. */
     notify: number;
   };
+  /** One request/reply hop, median ms: back to back, and after the processes sat idle 100 ms. */
+  hop: { apiHot: number; apiIdle: number; redisHot: number; redisIdle: number };
+}
+
+/** A hop's median time, back to back or after `idleMs` of nothing (as between one job's steps). */
+async function hopMs(once: () => Promise<unknown>, idleMs: number, n: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (idleMs) await sleep(idleMs);
+    const t = performance.now();
+    await once();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+/**
+ * What a hop between two processes costs here, hot and after idling: an idle virtual CPU halts
+ * (cpuidle), and each process it wakes pays for it; one job at a time crosses a dozen such hops.
+ */
+async function hops(cluster: Cluster): Promise<OverheadResult['hop']> {
+  const agent = new http.Agent({ keepAlive: true });
+  const url = `${cluster.apiUrl}/healthz`;
+  const get = () =>
+    new Promise<void>((resolve, reject) => {
+      http.get(url, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
+    });
+  const redis = new Redis(cluster.redis.url);
+  try {
+    await get();
+    await redis.ping();
+    return {
+      apiHot: await hopMs(get, 0, 200),
+      apiIdle: await hopMs(get, 100, 40),
+      redisHot: await hopMs(() => redis.ping(), 0, 200),
+      redisIdle: await hopMs(() => redis.ping(), 100, 40),
+    };
+  } finally {
+    agent.destroy();
+    redis.disconnect();
+  }
 }
 
 /** CPU seconds so far of each part of the cluster, and of this process (the load generator). */
@@ -132,6 +176,7 @@ export async function benchOverhead(mix: Photo[], jobs: number): Promise<Overhea
         workerRedis: median(done.map((d) => d.finishedAt - d.startedAt - d.processingMs)),
         notify: median(done.map((d) => d.seenAt - d.finishedAt)),
       },
+      hop: await hops(cluster),
     };
   } finally {
     await cluster.close();

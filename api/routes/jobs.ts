@@ -31,9 +31,24 @@ export async function submitJob(
   data: Omit<TurdifyJobData, 'v' | 'submittedAt'>,
   bytes: Buffer,
 ) {
+  const id = newJobId();
+  // Admission by bytes and by Redis memory, room for the result included (memoryBudget.ts), and
+  // the queue's length read in the same round trip: a full queue then removes the stored upload.
+  const [count, put] = await Promise.allSettled([
+    deps.queue.getWaitingCount(),
+    deps.store.putInput(id, bytes, reservedBytes(data.input, data.options.format)),
+  ]);
+  if (put.status === 'rejected') {
+    throw put.reason instanceof BudgetRefusal ? refusalProblem(put.reason) : put.reason;
+  }
+  if (count.status === 'rejected') {
+    await deps.store.deleteInput(id).catch(() => {});
+    throw count.reason;
+  }
   // Backpressure: past the limit, say when to come back instead of filling Redis.
-  const waiting = await deps.queue.getWaitingCount();
+  const waiting = count.value;
   if (waiting >= deps.config.MAX_QUEUED_JOBS) {
+    await deps.store.deleteInput(id).catch(() => {});
     throw new HttpProblem(
       503,
       'queue-full',
@@ -45,13 +60,6 @@ export async function submitJob(
       },
     );
   }
-  const id = newJobId();
-  // Admission by bytes and by Redis memory, room for the result included (memoryBudget.ts).
-  await deps.store
-    .putInput(id, bytes, reservedBytes(data.input, data.options.format))
-    .catch((err: unknown) => {
-      throw err instanceof BudgetRefusal ? refusalProblem(err) : err;
-    });
   try {
     const job = await deps.queue.add('turdify', { v: 1, ...data, submittedAt: Date.now() }, { jobId: id });
     return job as TurdifyJob;

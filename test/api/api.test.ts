@@ -1,6 +1,7 @@
 // The HTTP API against a private Redis. No worker process runs: where a job must finish, a BullMQ
 // Worker inside the test plays the worker's part.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,14 +11,15 @@ import type { Redis } from 'ioredis';
 import sharp from 'sharp';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
-import { createDeps, startApi, type RunningApi } from '../../api/server.js';
+import { lookupJob } from '../../api/jobLookup.js';
+import { startApi, type RunningApi } from '../../api/server.js';
 import type { Config } from '../../shared/config.js';
 import { formatFailure, JOB_ERROR_CODES, type JobErrorCode } from '../../shared/errors.js';
 import type { TurdifyJobData, TurdifyJobResult } from '../../shared/jobs.js';
 import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
-import { testApiConfig } from '../helpers/api.js';
+import { readyDeps, testApiConfig } from '../helpers/api.js';
 import { hugePng } from '../helpers/damage.js';
 import { FAKE_RESULT, fakeResult } from '../helpers/fakeWorker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
@@ -110,7 +112,7 @@ describe('validation', () => {
     assert.equal(r.headers.allow, 'POST');
   });
   test('413 for an upload over MAX_UPLOAD_BYTES (multipart and raw)', async () => {
-    const small = createDeps({ ...config, MAX_UPLOAD_BYTES: 1000 }, log);
+    const small = await readyDeps({ ...config, MAX_UPLOAD_BYTES: 1000 }, log);
     try {
       const app = createApp(small.deps);
       assertProblem(await request(app).post('/jobs').attach('image', jpeg, 'a.jpg'), 413);
@@ -188,14 +190,32 @@ describe('queued jobs (no worker)', () => {
     assert.equal(g.headers['retry-after'], '1');
   });
   test('503 queue-full with Retry-After past MAX_QUEUED_JOBS', async () => {
-    const built = createDeps({ ...config, MAX_QUEUED_JOBS: 1 }, log);
+    const built = await readyDeps({ ...config, MAX_QUEUED_JOBS: 1 }, log);
     try {
       const app = createApp(built.deps);
+      const stored = async () => (await redis.keys(keys.input('*'))).length;
+      const before = await stored();
       // Earlier tests left jobs waiting (no worker runs here): the queue is already at the limit.
       const r = await request(app).post('/jobs').attach('image', jpeg, 'face.jpg');
       assertProblem(r, 503);
       assert.equal(r.headers['retry-after'], '5');
       assert.equal(problem(r).type, '/problems/queue-full');
+      // The upload was stored while the queue was counted (one round trip), then removed.
+      assert.equal(await stored(), before);
+    } finally {
+      await built.close();
+    }
+  });
+
+  test("a long poll's end seen in an event is checked against the record, not trusted blindly", async () => {
+    const { body } = await submit();
+    const built = await readyDeps(config, log);
+    try {
+      // A "completed" hint for a job that is still waiting: the record has no finishedOn, so the
+      // lookup reads the state after all.
+      if (built.deps.redis.status !== 'ready') await once(built.deps.redis, 'ready');
+      const found = await lookupJob(built.deps, body.id, undefined, 'completed');
+      assert.equal(found.state, 'waiting');
     } finally {
       await built.close();
     }
@@ -356,7 +376,7 @@ describe('finished jobs (a test worker)', () => {
       storage_full: 503,
       timeout: 504,
     };
-    const patient = createDeps({ ...config, SYNC_TIMEOUT_SECONDS: 60 }, log);
+    const patient = await readyDeps({ ...config, SYNC_TIMEOUT_SECONDS: 60 }, log);
     try {
       const app = createApp(patient.deps);
       await Promise.all(

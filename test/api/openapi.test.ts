@@ -16,7 +16,7 @@ import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { buildOpenApi } from '../../api/openapi/document.js';
 import { PROBLEM_SLUGS, PROBLEM_TYPES } from '../../api/problemTypes.js';
-import { createDeps } from '../../api/server.js';
+import { readyDeps } from '../helpers/api.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { startFakeWorker } from '../helpers/fakeWorker.js';
@@ -82,7 +82,7 @@ let ajv: Ajv2020;
 before(async () => {
   redisServer = await startTestRedis();
   config = loadConfig({ REDIS_URL: redisServer.url, KEY_PREFIX: redisServer.prefix });
-  const built = createDeps(config, createLogger('openapi-test', 'silent'));
+  const built = await readyDeps(config, createLogger('openapi-test', 'silent'));
   app = createApp(built.deps);
   closeDeps = built.close;
   worker = await startFakeWorker(config);

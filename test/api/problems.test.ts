@@ -8,7 +8,7 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { JOB_FAILURE_SLUGS, PROBLEM_SLUGS, PROBLEM_TYPES } from '../../api/problemTypes.js';
-import { createDeps } from '../../api/server.js';
+import { readyDeps } from '../helpers/api.js';
 import { loadConfig } from '../../shared/config.js';
 import { JOB_ERROR_CODES } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logger.js';
@@ -75,7 +75,7 @@ describe('GET /problems', () => {
   before(async () => {
     redisServer = await startTestRedis();
     const config = loadConfig({ REDIS_URL: redisServer.url, KEY_PREFIX: redisServer.prefix });
-    const built = createDeps(config, createLogger('problems-test', 'silent'));
+    const built = await readyDeps(config, createLogger('problems-test', 'silent'));
     app = createApp(built.deps);
     close = built.close;
   });

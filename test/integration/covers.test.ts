@@ -10,7 +10,7 @@ import type { Express } from 'express';
 import sharp from 'sharp';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
-import { createDeps } from '../../api/server.js';
+import { readyDeps } from '../helpers/api.js';
 import { COVER_MODES } from '../../shared/covers.js';
 import { loadConfig } from '../../shared/config.js';
 import type { FaceBox } from '../../shared/jobs.js';
@@ -54,7 +54,7 @@ describe('cover modes through the service', () => {
       KEY_PREFIX: redisServer.prefix,
       SYNC_TIMEOUT_SECONDS: '60',
     });
-    const built = createDeps(config, log);
+    const built = await readyDeps(config, log);
     app = createApp(built.deps);
     closeDeps = built.close;
     worker = await startWorker({ config, log, renderEmoji, detector: await sharedDetector() });

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import sharp from 'sharp';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
-import { createDeps } from '../../api/server.js';
+import { readyDeps } from '../helpers/api.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import type { FaceBox } from '../../shared/jobs.js';
 import { createLogger } from '../../shared/logger.js';
@@ -161,7 +161,7 @@ describe('the fixture photos through the service', () => {
   before(async () => {
     redisServer = await startTestRedis();
     config = loadConfig({ REDIS_URL: redisServer.url, KEY_PREFIX: redisServer.prefix });
-    const built = createDeps(config, log);
+    const built = await readyDeps(config, log);
     app = createApp(built.deps);
     closeDeps = built.close;
     worker = await startWorker({ config, log, renderEmoji, detector: await sharedDetector() });

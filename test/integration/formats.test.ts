@@ -10,7 +10,7 @@ import type { Express } from 'express';
 import sharp from 'sharp';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
-import { createDeps } from '../../api/server.js';
+import { readyDeps } from '../helpers/api.js';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
@@ -66,7 +66,7 @@ describe('input formats and default outputs', () => {
   before(async () => {
     redisServer = await startTestRedis();
     const config = loadConfig({ REDIS_URL: redisServer.url, KEY_PREFIX: redisServer.prefix });
-    const built = createDeps(config, log);
+    const built = await readyDeps(config, log);
     app = createApp(built.deps);
     closeDeps = built.close;
     worker = await startWorker({ config, log, renderEmoji, detector: await sharedDetector() });

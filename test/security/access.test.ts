@@ -9,13 +9,13 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
-import { createDeps, startApi, type RunningApi } from '../../api/server.js';
+import { startApi, type RunningApi } from '../../api/server.js';
 import { createApiKey, revokeApiKey } from '../../shared/apiKeys.js';
 import type { Config } from '../../shared/config.js';
 import { redisKeys } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis, waitReady } from '../../shared/redis.js';
-import { testApiConfig } from '../helpers/api.js';
+import { readyDeps, testApiConfig } from '../helpers/api.js';
 import { until } from '../helpers/cluster.js';
 import { FAKE_RESULT, startFakeWorker } from '../helpers/fakeWorker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
@@ -109,7 +109,7 @@ describe('API keys', () => {
   test('keys and the admin token never reach the logs', async () => {
     const lines: string[] = [];
     const captured = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-    const built = createDeps({ ...config, KEY_PREFIX: `${config.KEY_PREFIX}l` }, captured);
+    const built = await readyDeps({ ...config, KEY_PREFIX: `${config.KEY_PREFIX}l` }, captured);
     try {
       const app = createApp(built.deps);
       await request(app).get('/jobs/x').set(as(alice));
@@ -171,7 +171,7 @@ describe('a job belongs to the key that made it', () => {
   });
 
   test('without REQUIRE_API_KEY, jobs made without a key are invisible to keys, and the reverse', async () => {
-    const open = createDeps({ ...config, REQUIRE_API_KEY: false }, log);
+    const open = await readyDeps({ ...config, REQUIRE_API_KEY: false }, log);
     try {
       const app = createApp(open.deps);
       const anon = await request(app).post('/jobs').attach('image', jpeg, 'a.jpg');
@@ -251,7 +251,7 @@ describe('security headers', () => {
   test('no CORS headers by default; with CORS_ORIGINS, only the listed origins', async () => {
     const r = await request(api.url).get('/healthz').set('Origin', 'https://evil.example');
     assert.equal(r.headers['access-control-allow-origin'], undefined);
-    const withCors = createDeps({ ...config, CORS_ORIGINS: ['https://app.example'] }, log);
+    const withCors = await readyDeps({ ...config, CORS_ORIGINS: ['https://app.example'] }, log);
     try {
       const app = createApp(withCors.deps);
       const ok = await request(app).get('/healthz').set('Origin', 'https://app.example');

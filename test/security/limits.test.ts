@@ -10,7 +10,7 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
-import { createDeps } from '../../api/server.js';
+import { readyDeps } from '../helpers/api.js';
 import { createApiKey } from '../../shared/apiKeys.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { redisKeys } from '../../shared/keys.js';
@@ -53,7 +53,7 @@ after(async () => {
 /** An app (an API process) on its own key prefix, or on `prefix` to share one with another app. */
 async function app(env: Partial<Config>, prefix = `${base.KEY_PREFIX}x${++prefixes}`) {
   const config = { ...base, KEY_PREFIX: prefix, ...env };
-  const built = createDeps(config, log);
+  const built = await readyDeps(config, log);
   closers.push(built.close);
   await waitReady(built.deps.redis, 5000);
   return { app: createApp(built.deps), deps: built.deps, keys: redisKeys(prefix) };

@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
-import { createDeps, startApi, type RunningApi } from '../../api/server.js';
+import { startApi, type RunningApi } from '../../api/server.js';
 import { CallbackRefused, refusedBecause } from '../../shared/callbackPolicy.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { newJobId, type TurdifyJobData } from '../../shared/jobs.js';
@@ -23,7 +23,7 @@ import { createRedis } from '../../shared/redis.js';
 import type { WebhookEvent } from '../../shared/webhooks.js';
 import { postWebhook } from '../../worker/webhookSender.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
-import { testApiConfig } from '../helpers/api.js';
+import { readyDeps, testApiConfig } from '../helpers/api.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import type { JobView } from '../helpers/http.js';
 import { freePort, keysWithoutTtl, prefixedKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -350,7 +350,7 @@ describe('webhooks, SSE and long polling', () => {
   it('drops events that arrive late or twice (a state read overlapping them): never backwards', async () => {
     // The stream subscribes before it reads the job, so what happened in between arrives after the
     // state it already reported: replayed here on the API's own event reader, deterministically.
-    const built = createDeps(config, log);
+    const built = await readyDeps(config, log);
     const server = createApp(built.deps).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     await control.pause();
@@ -582,14 +582,14 @@ describe('callback_url guard', () => {
     await redisServer.close();
   });
 
-  const appWith = (env: Record<string, string>) => {
+  const appWith = async (env: Record<string, string>) => {
     const config = {
       REDIS_URL: redisServer.url,
       KEY_PREFIX: redisServer.prefix,
       LOG_LEVEL: 'silent',
       ...env,
     };
-    const deps = createDeps(loadConfig(config), log);
+    const deps = await readyDeps(loadConfig(config), log);
     built.push(deps);
     return createApp(deps.deps);
   };
@@ -597,7 +597,7 @@ describe('callback_url guard', () => {
     request(app).post('/jobs').query({ callback_url: url }).attach('image', photo, 'a.jpg');
 
   it('refuses private, loopback, metadata and non-http callbacks by default', async () => {
-    const app = appWith({ WEBHOOK_SECRET: SECRET });
+    const app = await appWith({ WEBHOOK_SECRET: SECRET });
     for (const url of [
       'http://127.0.0.1:8080/hook',
       'http://localhost:8080/hook', // a name resolving to loopback
@@ -618,20 +618,20 @@ describe('callback_url guard', () => {
   });
 
   it('allows a LAN with WEBHOOK_ALLOW_PRIVATE, but never the metadata address', async () => {
-    const app = appWith({ WEBHOOK_SECRET: SECRET, WEBHOOK_ALLOW_PRIVATE: 'true' });
+    const app = await appWith({ WEBHOOK_SECRET: SECRET, WEBHOOK_ALLOW_PRIVATE: 'true' });
     assert.equal((await post(app, 'http://192.168.1.20/hook')).status, 202);
     assert.equal((await post(app, 'http://localhost:9/hook')).status, 202);
     assert.equal((await post(app, 'http://169.254.169.254/')).status, 400);
   });
 
   it('allows listed CIDRs only', async () => {
-    const app = appWith({ WEBHOOK_SECRET: SECRET, WEBHOOK_ALLOW_CIDRS: '192.168.1.0/24' });
+    const app = await appWith({ WEBHOOK_SECRET: SECRET, WEBHOOK_ALLOW_CIDRS: '192.168.1.0/24' });
     assert.equal((await post(app, 'http://192.168.1.20/hook')).status, 202);
     assert.equal((await post(app, 'http://192.168.2.20/hook')).status, 400);
   });
 
   it('refuses callback_url when webhooks are not configured', async () => {
-    const r = await post(appWith({}), 'https://example.com/hook');
+    const r = await post(await appWith({}), 'https://example.com/hook');
     assert.equal(r.status, 400);
     assert.match(String(r.body.detail), /WEBHOOK_SECRET/);
   });

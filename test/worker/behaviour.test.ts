@@ -12,7 +12,7 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
-import { createDeps } from '../../api/server.js';
+import { readyDeps } from '../helpers/api.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { parseFailure } from '../../shared/errors.js';
 import { QUEUE_NAME, redisKeys } from '../../shared/keys.js';
@@ -59,7 +59,7 @@ describe('a job in the worker', () => {
     server = await startTestRedis();
     base = loadConfig({ REDIS_URL: server.url, KEY_PREFIX: server.prefix, LOG_LEVEL: 'silent' });
     keys = redisKeys(base.KEY_PREFIX);
-    const built = createDeps(base, log);
+    const built = await readyDeps(base, log);
     api = { app: createApp(built.deps), close: built.close };
     redis = createRedis(server.url, 'blocking');
     connections.push(createRedis(server.url, 'blocking'), createRedis(server.url, 'blocking'));
