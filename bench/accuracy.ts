@@ -19,6 +19,7 @@ import { loadDevSet, runDevSet, scoreDevSet, type DevScore } from '../test/helpe
 import { loadFixtures } from '../test/helpers/fixtures.js';
 import { detectionCopy } from '../test/onnx/images.js';
 import { fitCalibration, labelled } from './lib/calibration.js';
+import { benchLargePhotos, type LargePhotoResult } from './largePhotos.js';
 import { median } from './lib/stats.js';
 
 export interface AccuracyRow {
@@ -42,6 +43,8 @@ export interface AccuracyResult {
   calibration: { detector: string; inUse: Calibration; measured: Calibration }[];
   /** The 13 fixture photos: the default detector's CPU time against face-api's SSD's (medians of 3). */
   fixtures: { file: string; size: string; retinaface: number; ssd: number }[];
+  /** The default detector on dev-set mosaics through copies of several sizes (largePhotos.ts). */
+  large?: LargePhotoResult;
 }
 
 interface Variant {
@@ -169,11 +172,13 @@ export async function benchAccuracy(opts: { quick?: boolean } = {}): Promise<Acc
     }
   }
   const fixtures = await fixtureTimes(log);
+  const calibrated = await createDetector({ ...VARIANTS[0]!.spec, rawScores: false }, log);
+  const large = await benchLargePhotos(calibrated, photos, threshold, opts);
   const load: [number, number] = [loadBefore, loadavg()[0]!].map((l) => Math.round(l * 100) / 100) as [
     number,
     number,
   ];
-  return { threshold, load, rows, curve, calibration, fixtures };
+  return { threshold, load, rows, curve, calibration, fixtures, large };
 }
 
 /** Detection time per fixture photo (CPU ms, one thread), default detector against SSD, interleaved. */
@@ -286,6 +291,7 @@ export function accuracyMarkdown(r: AccuracyResult, date: string): string {
       ],
     ),
     '',
+    ...largePhotoLines(r.large),
     `**Calibration** (raw score → score; in use, and as this run measured it):`,
     '',
     table(
@@ -297,4 +303,36 @@ export function accuracyMarkdown(r: AccuracyResult, date: string): string {
       ]),
     ),
   ].join('\n');
+}
+
+/** The large-photo table (DETECT_MAX_SIDE), when the run has it. */
+function largePhotoLines(large: LargePhotoResult | undefined): string[] {
+  if (!large) return [];
+  const rows = large.rows.map((x) => [
+    x.maxSide === Math.max(...large.rows.map((y) => y.maxSide)) ? `${x.maxSide} (no copy)` : x.maxSide,
+    r3(x.score.recallLarge),
+    r3(x.score.ap),
+    r3(x.score.precision),
+    `${x.score.tp}/${x.score.fp}/${x.score.fn}`,
+    Math.round(x.detectMs),
+  ]);
+  return [
+    `**Large photos: the detection copy's longest side** (\`DETECT_MAX_SIDE\`, default 2048). ${large.mosaics} mosaics of 35 dev photos each (7 × 5 cells of 512 px, ${large.megapixels.toFixed(1)} MP, ${large.faces} faces: crowds whose faces are as small as in the photos themselves), the default detector, one ONNX thread (\`bench/largePhotos.ts\`):`,
+    '',
+    [
+      [
+        'DETECT_MAX_SIDE',
+        'recall ≥ 32 px',
+        'AP@0.5',
+        'precision',
+        'found/false/missed',
+        'detect ms (median)',
+      ],
+      ['---', '---', '---', '---', '---', '---'],
+      ...rows,
+    ]
+      .map((cells) => `| ${cells.join(' | ')} |`)
+      .join('\n'),
+    '',
+  ];
 }

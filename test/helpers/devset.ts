@@ -84,6 +84,33 @@ export interface DevRun {
   wallMs: number[];
 }
 
+/**
+ * One decoded picture through the worker's path: detection copy (≤ maxSide) → detect → boxes at
+ * full size as evaluate.mjs reads them ([x, y, w, h, score]), with the detector's CPU and wall time.
+ */
+export async function predictFaces(
+  detector: FaceDetector,
+  full: { data: Buffer; info: { width: number; height: number; channels: number } },
+  minConfidence = 0,
+  maxSide = detector.maxSide,
+): Promise<{ boxes: number[][]; cpuMs: number; wallMs: number }> {
+  const copy = await detectionCopy(full as Parameters<typeof detectionCopy>[0], maxSide);
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  const found = await detector.detect(copy, minConfidence);
+  const wallMs = performance.now() - wall;
+  const used = process.cpuUsage(cpu);
+  const { width, height } = full.info;
+  const boxes = scaleBoxes(found, width / copy.width, height / copy.height, width, height).map((b) => [
+    b.x,
+    b.y,
+    b.width,
+    b.height,
+    b.score,
+  ]);
+  return { boxes, cpuMs: (used.user + used.system) / 1000, wallMs };
+}
+
 /** Every dev photo, turned by `turn`, through the worker's path: detection copy → detect → full-size boxes. */
 export async function runDevSet(
   detector: FaceDetector,
@@ -93,22 +120,14 @@ export async function runDevSet(
 ): Promise<DevRun> {
   const run: DevRun = { predictions: {}, cpuMs: [], wallMs: [] };
   for (const photo of photos) {
-    const full = await turnedPhoto(photo, turn);
-    const copy = await detectionCopy(full, detector.maxSide);
-    const cpu = process.cpuUsage();
-    const wall = performance.now();
-    const found = await detector.detect(copy, minConfidence);
-    run.wallMs.push(performance.now() - wall);
-    const used = process.cpuUsage(cpu);
-    run.cpuMs.push((used.user + used.system) / 1000);
-    const { width, height } = full.info;
-    run.predictions[photo.file] = scaleBoxes(
-      found,
-      width / copy.width,
-      height / copy.height,
-      width,
-      height,
-    ).map((b) => [b.x, b.y, b.width, b.height, b.score]);
+    const { boxes, cpuMs, wallMs } = await predictFaces(
+      detector,
+      await turnedPhoto(photo, turn),
+      minConfidence,
+    );
+    run.predictions[photo.file] = boxes;
+    run.cpuMs.push(cpuMs);
+    run.wallMs.push(wallMs);
   }
   return run;
 }
