@@ -121,7 +121,8 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
       if (!input)
         throw new JobFailure('input_expired', 'the upload expired before a worker could process it');
       // Progress is news, not a step of the work: sent without waiting, in order on one connection.
-      // Three per job (started, detected, stored): each is a script and an event every API parses.
+      // Two per job (started, detected): each is a script and an event every API parses; the end is
+      // BullMQ's own "completed" (a completed job reads as 100 %).
       const progress = (percent: number) => {
         job.updateProgress(percent).catch(() => {});
       };
@@ -148,7 +149,6 @@ export function createProcessor(deps: ProcessorDeps): (job: TurdifyJob) => Promi
       // The upload is deleted once BullMQ has recorded the completion (worker.ts, "completed"): if
       // this attempt loses its lock (Redis outage, long pause), the attempt that recovers the job
       // still finds it. Until then it is bounded by INPUT_TTL_SECONDS like any upload.
-      progress(100);
       const timings = { ...out.timings, total: Math.round(performance.now() - started) };
       log.info({ job: id, faces: out.faces.length, timings }, 'job done');
       const result: TurdifyJobResult = {
