@@ -9,7 +9,7 @@ import type { ApiDeps } from './deps.js';
 import { submissionLimits } from './limits.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { uploadStallGuard } from './slowClients.js';
-import { HttpProblem, problemHandler, sendProblem } from './problem.js';
+import { HttpProblem, problemHandler, redisUnavailable, sendProblem } from './problem.js';
 import { adminRouter } from './routes/admin.js';
 import { coversRouter } from './routes/covers.js';
 import { docsRouter } from './routes/docs.js';
@@ -150,7 +150,12 @@ export function createApp(deps: ApiDeps, metrics: ApiMetrics = createMetrics(dep
   const dashboard = adminRouter(deps, CONTENT_SECURITY_POLICY);
   if (dashboard) app.use(dashboard);
 
-  // Job routes: an API key (required with REQUIRE_API_KEY), then the submission limits.
+  // Job routes: Redis connected (BullMQ waits, without end, for a connection never yet made: a
+  // Redis down since the API started would hold every request), an API key (required with
+  // REQUIRE_API_KEY), then the submission limits.
+  app.use(['/jobs', '/turdify'], (_req: Request, _res: Response, next: NextFunction) => {
+    next(deps.redis.status === 'ready' ? undefined : redisUnavailable());
+  });
   app.use(['/jobs', '/turdify'], clientAuth(deps));
   const limits = submissionLimits(deps);
   if (limits.length > 0) app.post(['/jobs', '/turdify'], ...limits);

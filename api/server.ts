@@ -95,8 +95,31 @@ function urlOf(server: Server, host: string): string {
   return `http://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
 }
 
+/** How long the API waits for Redis before it listens anyway (answering 503 until Redis is back). */
+const REDIS_WAIT_MS = 2000;
+
+/**
+ * Resolves when the connection is ready, fails to connect, or after ms: the API's connection has no
+ * offline queue, so a request in the moment between listening and connecting would get a 503.
+ */
+function untilConnected(redis: ApiDeps['redis'], ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      redis.off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    redis.once('ready', done);
+    redis.once('error', done);
+  });
+}
+
 export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
   const built = createDeps(config, log);
+  await untilConnected(built.deps.redis, REDIS_WAIT_MS);
   const metrics = createMetrics(built.deps);
   const app = createApp(built.deps, metrics);
   const server = await listen(app, config, config.PORT, config.HOST);

@@ -438,4 +438,14 @@ describe('Redis outage', () => {
     const again = await submit();
     assert.equal(again.status, 202, again.text);
   });
+
+  test('a job posted the moment startApi resolves is taken (the API waited for its Redis)', async () => {
+    const fresh = await startApi(config, log);
+    try {
+      const r = await request(fresh.url).post('/jobs').attach('image', jpeg, 'face.jpg');
+      assert.equal(r.status, 202, r.text);
+    } finally {
+      await fresh.close();
+    }
+  });
 });

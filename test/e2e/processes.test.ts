@@ -156,6 +156,32 @@ describe('npm start without a running Redis', () => {
     },
   );
 
+  it('an API whose Redis has never answered: 503 at once for job routes, not a held request', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const api = launch('api/main.ts', { REDIS_URL: 'redis://127.0.0.1:1', PORT: String(port) });
+    try {
+      await waitHttp(`${base}/healthz`);
+      const photo = readFileSync(join(fixturesDir, 'dlib_voc_2007_007763.jpg'));
+      const form = new FormData();
+      form.append('image', new Blob([new Uint8Array(photo)]), 'face.jpg');
+      for (const res of [
+        await fetch(`${base}/jobs`, { method: 'POST', body: form, signal: AbortSignal.timeout(5000) }),
+        await fetch(`${base}/jobs/00000000-0000-4000-8000-000000000000`, {
+          signal: AbortSignal.timeout(5000),
+        }),
+        await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(5000) }),
+      ]) {
+        assert.equal(res.status, 503, `${res.url}: ${await res.text()}`);
+        assert.match(String(res.headers.get('content-type')), /^application\/problem\+json/);
+        assert.ok(res.headers.get('retry-after'));
+      }
+    } finally {
+      api.kill('SIGTERM');
+      assert.equal(await exited(api, 30_000), 0, outputOf(api));
+    }
+  });
+
   it('says in one line how to get Redis when it cannot start one', async () => {
     const start = launch('scripts/start.ts', {
       REDIS_URL: 'redis://127.0.0.1:1',
