@@ -102,7 +102,7 @@ const REDIS_WAIT_MS = 2000;
  * Resolves when the connection is ready, fails to connect, or after ms: the API's connection has no
  * offline queue, so a request in the moment between listening and connecting would get a 503.
  */
-function untilConnected(redis: ApiDeps['redis'], ms: number): Promise<void> {
+export function untilConnected(redis: ApiDeps['redis'], ms: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise<void>((resolve) => {
     const done = () => {

@@ -30,6 +30,8 @@ export interface LargePhotoRow {
 
 export interface LargePhotoResult {
   mosaics: number;
+  /** A mosaic's longest side: a copy at least this long is the mosaic itself. */
+  side: number;
   megapixels: number;
   faces: number;
   rows: LargePhotoRow[];
@@ -97,6 +99,7 @@ export async function benchLargePhotos(
   }
   return {
     mosaics: set.length,
+    side: Math.max(COLS, ROWS) * CELL,
     megapixels: (COLS * CELL * ROWS * CELL) / 1e6,
     faces: set.reduce((a, s) => a + s.photo.faces.length, 0),
     rows,

@@ -166,24 +166,22 @@ export function renderReport(r: Results): { table: string; markdown: string } {
         "worker's time outside the pipeline (reading the upload, writing the result, BullMQ's " +
         "completion); completion until the client's long poll answers.",
     });
-    if (o.hop) {
-      sections.push({
-        title: '2b′. One hop between processes, hot and after 100 ms idle (median ms)',
-        head: ['GET /healthz hot', 'GET /healthz after idle', 'Redis PING hot', 'Redis PING after idle'],
-        rows: [
-          [
-            round(o.hop.apiHot, 2),
-            round(o.hop.apiIdle, 2),
-            round(o.hop.redisHot, 2),
-            round(o.hop.redisIdle, 2),
-          ],
+    sections.push({
+      title: '2b′. One hop between processes, hot and after 100 ms idle (median ms)',
+      head: ['GET /healthz hot', 'GET /healthz after idle', 'Redis PING hot', 'Redis PING after idle'],
+      rows: [
+        [
+          round(o.hop.apiHot, 2),
+          round(o.hop.apiIdle, 2),
+          round(o.hop.redisHot, 2),
+          round(o.hop.redisIdle, 2),
         ],
-        note:
-          'One job at a time leaves every process idle while the worker computes, so each hop of its path ' +
-          '(client → API → Redis ×3 → worker ×3 → API → Redis → client, about a dozen) wakes a halted ' +
-          'virtual CPU: the "after idle" column is what each of those costs here.',
-      });
-    }
+      ],
+      note:
+        'One job at a time leaves every process idle while the worker computes, so each hop of its path ' +
+        '(client → API → Redis ×3 → worker ×3 → API → Redis → client, about a dozen) wakes a halted ' +
+        'virtual CPU: the "after idle" column is what each of those costs here.',
+    });
   }
   if (r.devE2e && r.devFloor) {
     const rate = floorRate(r.devFloor);

@@ -39,7 +39,7 @@ export function startProcess(kind: 'api' | 'worker', env: Record<string, string>
   const child = spawn(cmd!, args, {
     cwd: repoRoot,
     env: childEnv,
-    stdio: ['ignore', process.env.BENCH_CHILD_STDOUT ? 'inherit' : 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {

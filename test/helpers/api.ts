@@ -1,7 +1,6 @@
 // The in-process API's configuration for a test: its private Redis (URL and key prefix), any free
 // port on loopback, then what the test sets.
-import { once } from 'node:events';
-import { createDeps } from '../../api/server.js';
+import { createDeps, untilConnected } from '../../api/server.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import type { TestRedis } from './redis.js';
 
@@ -10,13 +9,13 @@ export function testApiConfig(redis: TestRedis, env: Record<string, string> = {}
 }
 
 /**
- * createDeps, resolved once its Redis connection is ready: the API's connection queues nothing
- * while offline (a Redis outage answers 503 at once), so a test's first request must not race it.
+ * createDeps, resolved once its Redis connection is ready (as startApi waits before it listens): the
+ * API's connection queues nothing while offline, so a test's first request must not race it.
  */
 export async function readyDeps(
   ...args: Parameters<typeof createDeps>
 ): Promise<ReturnType<typeof createDeps>> {
   const built = createDeps(...args);
-  if (built.deps.redis.status !== 'ready') await once(built.deps.redis, 'ready');
+  await untilConnected(built.deps.redis, 10_000);
   return built;
 }
