@@ -111,6 +111,12 @@ export const configSchema = z.object({
   TF_BACKEND: z.enum(['auto', 'tfjs-node', 'onnx', 'wasm']).default('auto'),
   /** onnx backend's intra-op threads; 0 = cores ÷ worker processes on this machine (docs/onnx.md). */
   ONNX_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  /**
+   * onnx backend: ONNX Runtime reuses its memory between runs (faster: no fresh pages for every
+   * activation) and keeps the largest photo's working memory resident; false returns it after
+   * each run at 25–40 % more detection time (docs/performance.md).
+   */
+  ONNX_MEMORY_ARENA: bool(true),
   /** Signs webhooks (Standard Webhooks, "whsec_<base64>"); callback_url is refused without it. */
   WEBHOOK_SECRET: z
     .string()

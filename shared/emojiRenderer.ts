@@ -2,12 +2,12 @@
 // Each (name, size, angle) is rendered straight from the vector (turned faces get the art turned in
 // the SVG, not a rotated bitmap), so the result is crisp at any size and angle, and kept in a small
 // LRU: a photo's faces tend to repeat sizes.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { EMOJIS, isEmojiName } from './emojis.js';
+import { findProjectRoot } from './projectRoot.js';
 
 /** Raw, non-premultiplied RGBA pixels, row-major, `width * height * 4` bytes (what sharp's `raw()` gives). */
 export interface EmojiImage {
@@ -53,31 +53,6 @@ export class UnknownEmojiError extends Error {
       `unknown emoji ${JSON.stringify(emoji.length > 64 ? `${emoji.slice(0, 64)}…` : emoji)}; ` +
         `known: ${EMOJIS.map((e) => e.name).join(', ')}`,
     );
-  }
-}
-
-const isDirectory = (path: string): boolean => {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-};
-
-/**
- * The nearest directory at or above `from` holding both package.json and assets/. Works from source
- * (shared/ via tsx) and compiled (dist/shared/) alike.
- */
-export function findProjectRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; ;) {
-    if (existsSync(join(dir, 'package.json')) && isDirectory(join(dir, 'assets'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) {
-      throw new Error(
-        `cannot find the project root (a directory with package.json and assets/) above ${from}`,
-      );
-    }
-    dir = parent;
   }
 }
 

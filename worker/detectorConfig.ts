@@ -16,6 +16,7 @@ export function detectorSpec(config: Config): DetectorSpec {
     backend: config.TF_BACKEND,
     tinyInputSize: config.TINY_INPUT_SIZE,
     onnxThreads: threadsFor(config),
+    onnxMemoryArena: config.ONNX_MEMORY_ARENA,
     variant: config.RETINAFACE_WEIGHTS,
     turns: config.FIND_ORIENTATION,
     ...(config.DETECT_MIN_SIDE !== undefined ? { minSide: config.DETECT_MIN_SIDE } : {}),

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Router } from 'express';
-import { findProjectRoot } from '../../shared/emojiRenderer.js';
+import { findProjectRoot } from '../../shared/projectRoot.js';
 
 /** The files the page loads, and where they are. */
 function docFiles(): Record<string, string> {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Router } from 'express';
-import { findProjectRoot } from '../../shared/emojiRenderer.js';
+import { findProjectRoot } from '../../shared/projectRoot.js';
 import type { ApiDeps } from '../deps.js';
 import { buildOpenApi } from '../openapi/document.js';
 

@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import express, { Router } from 'express';
-import { findProjectRoot } from '../../shared/emojiRenderer.js';
+import { findProjectRoot } from '../../shared/projectRoot.js';
 import { isEmojiName } from '../../shared/emojis.js';
 import { HttpProblem } from '../problem.js';
 

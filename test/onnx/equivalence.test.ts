@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
+import { detectorSpec } from '../../worker/detectorConfig.js';
 import { SELF_CHECK } from '../../worker/detectors/faceApi.js';
 import {
   createDetector,
@@ -210,5 +212,10 @@ describe('onnx backend', () => {
     assert.equal(onnxThreads({ localWorkers: 3, cores: 8 }), 2);
     assert.equal(onnxThreads({ localWorkers: Infinity, cores: 8 }), 1);
     assert.equal(onnxThreads({ threads: 3, localWorkers: 2, cores: 2 }), 3);
+  });
+
+  it('keeps ONNX Runtime’s memory arena unless ONNX_MEMORY_ARENA=false', () => {
+    assert.equal(detectorSpec(loadConfig({})).onnxMemoryArena, true);
+    assert.equal(detectorSpec(loadConfig({ ONNX_MEMORY_ARENA: 'false' })).onnxMemoryArena, false);
   });
 });

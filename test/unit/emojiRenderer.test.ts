@@ -11,11 +11,11 @@ import {
   UnknownEmojiError,
   createEmojiRenderer,
   defaultAssetsDir,
-  findProjectRoot,
   listEmojiFiles,
   verifyEmojiAssets,
   type EmojiImage,
 } from '../../shared/emojiRenderer.js';
+import { findProjectRoot } from '../../shared/projectRoot.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const names = EMOJIS.map((e) => e.name);

@@ -16,6 +16,7 @@ export async function createDetector(spec: DetectorSpec, log: Logger): Promise<F
         variant: spec.variant ?? 'v1',
         turns: spec.turns ?? true,
         threads,
+        memoryArena: spec.onnxMemoryArena ?? true,
         minSide: spec.minSide,
         maxSide: spec.maxSide,
         rawScores: spec.rawScores,

@@ -225,6 +225,8 @@ export interface RetinaFaceOptions {
   variant: RetinaFaceVariant;
   backend: OrtBackend;
   threads: number;
+  /** onnx backend: ONNX Runtime keeps its arena between runs (runtime.ts, openSession). */
+  memoryArena: boolean;
   /** Find the photo's upright turn first (90°, 180°, 270° as well as 0°). */
   turns: boolean;
   minSide?: number;
@@ -239,7 +241,9 @@ export async function createRetinaFace(opts: RetinaFaceOptions, log: Logger): Pr
   if (model.origin !== 'file')
     log.info({ path: model.path, origin: model.origin, ms: model.buildMs }, 'onnx model built');
   const ort = await loadOrt(opts.backend);
-  const session = await openSession(ort, opts.backend, model.bytes, opts.threads);
+  const session = await openSession(ort, opts.backend, model.bytes, opts.threads, {
+    memoryArena: opts.memoryArena,
+  });
   const look = retinafaceLook(ort, session);
   const minSide = opts.minSide ?? RETINAFACE_MIN_SIDE;
   const turns: readonly Turn[] = opts.turns ? [0, 90, 180, 270] : [0];

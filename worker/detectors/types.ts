@@ -51,6 +51,8 @@ export interface DetectorSpec {
   tinyInputSize: number;
   /** onnx: intra-op threads (default: ONNX_THREADS, else cores ÷ worker processes here). */
   onnxThreads?: number;
+  /** onnx: keep ONNX Runtime's memory arena between runs (ONNX_MEMORY_ARENA, default true). */
+  onnxMemoryArena?: boolean;
   /** RetinaFace: which of the package's two weight files (default v1). */
   variant?: 'v1' | 'v2';
   /** RetinaFace: find which way up the photo is first (default true). */
