@@ -5,8 +5,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { assertBuilt } from './build.js';
 import { track, until } from './cluster.js';
 import { repoRoot } from './fixtures.js';
+import { startTestRedis, type TestRedis } from './redis.js';
 
 // CommonJS loads through Module._load (face-api and tfjs are required this way); ES modules through
 // a resolve hook. Each appends what it saw to TURDIFY_LOAD_RECORD.
@@ -75,4 +78,20 @@ export function moduleRecorder(): ModuleRecorder {
     },
     close: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** For a describe block: dist/ checked, a private Redis and a recorder for its tests, both removed after. */
+export function recordingSuite(): { redis: () => TestRedis; recorder: () => ModuleRecorder } {
+  let redis: TestRedis | undefined;
+  let recorder: ModuleRecorder | undefined;
+  before(async () => {
+    assertBuilt();
+    redis = await startTestRedis();
+    recorder = moduleRecorder();
+  });
+  after(async () => {
+    await redis?.close();
+    recorder?.close();
+  });
+  return { redis: () => redis!, recorder: () => recorder! };
 }

@@ -2,31 +2,19 @@
 // face-api code at all, in any thread: both cost memory and start time it would never use. The
 // control run (TinyFaceDetector, which needs TensorFlow.js) shows the record catches such loads.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { assertBuilt } from '../helpers/build.js';
-import { moduleRecorder, type ModuleRecorder } from '../helpers/moduleRecord.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { describe, it } from 'node:test';
+import { recordingSuite } from '../helpers/moduleRecord.js';
 
 const TF_CODE = /@tensorflow\/|@vladmandic\/face-api(?!\/package\.json)/;
 
 describe('a worker running only ONNX models', () => {
-  let redis: TestRedis;
-  let recorder: ModuleRecorder;
-  before(async () => {
-    assertBuilt();
-    redis = await startTestRedis();
-    recorder = moduleRecorder();
-  });
-  after(async () => {
-    await redis?.close();
-    recorder?.close();
-  });
+  const { redis, recorder } = recordingSuite();
 
   const modulesLoaded = (name: string, env: Record<string, string>) =>
-    recorder.modulesLoaded(
+    recorder().modulesLoaded(
       'worker',
       name,
-      { REDIS_URL: redis.url, KEY_PREFIX: redis.prefix, ...env },
+      { REDIS_URL: redis().url, KEY_PREFIX: redis().prefix, ...env },
       'worker ready',
     );
 
