@@ -48,9 +48,9 @@ export async function openSession(
     // With the arena, a run's activations come from memory the last run used; without it every
     // tensor is a fresh malloc, and the large ones fresh pages the kernel must fault in and zero
     // (a 2048 px look: 6 copies of 36 MB in the graph's prefix alone). Measured 2026-12-04 (floor,
-    // one thread): 10 MP photo 658 → 427 ms, fixture photos 18–35 % faster; the cost is residency:
-    // the largest look's working memory stays (worker over 200 jobs: peak 530 → 556 MB, at the end
-    // 366 → 528 MB). memoryArena false gives it back after each run.
+    // one thread): 10 MP photo 658 → 427 ms, fixture photos 18–35 % faster, dev-set photos 5–6 %.
+    // The cost is residency: the largest look's working memory stays (worker over 200 jobs: peak
+    // 530 → 556 MB, at the end 366 → 528 MB). memoryArena false gives it back after each run.
     enableCpuMemArena: opts.memoryArena ?? true,
     // Threads sleep between runs instead of spinning: a worker never burns a core it is not using.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
