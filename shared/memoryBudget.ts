@@ -7,8 +7,8 @@
 // (fields "#input", "#reserve", "#pending", "#jobs"; job ids never start with "#"), and a sorted set
 // (`keys.ledgerExpiry`) orders the entries by their upload's expiry.
 //
-// Exact under concurrency: admission, the write, and release are Lua scripts (the write a MULTI of
-// SET + script), each atomic against every API and worker process. Two uploads cannot both take the
+// Exact under concurrency: admission, the write, and release are Lua scripts, each atomic against
+// every API and worker process. Two uploads cannot both take the
 // last bytes; a job that completes, fails or is deleted while others arrive subtracts its bytes once
 // (release is idempotent: only the call that removes the entry subtracts).
 //
@@ -212,15 +212,15 @@ end
 return {verdict, unpack(f)}`;
 
 /**
- * Runs in the MULTI right after the upload's SET. KEYS: ledger, input key. ARGV: job id.
- * 1: counted as written. 0: the admission lapsed (dropped as never written): the upload is removed.
+ * Stores an admitted upload and counts it as written, atomically. KEYS: ledger, input key.
+ * ARGV: job id, the bytes, TTL seconds. 1: stored and counted. 0: the admission lapsed (dropped as
+ * never written): nothing is stored. One script rather than a MULTI of SET and a script: two
+ * commands fewer per upload, and ioredis sends the bytes without copying them into a pipeline.
  */
-const WRITTEN = `
+const WRITE = `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v then
-  redis.call('UNLINK', KEYS[2])
-  return 0
-end
+if not v then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 local input, reserve, at, state = string.match(v, '^(%d+):(%d+):(%d+):(%a)$')
 if state == 'p' then
   redis.call('HSET', KEYS[1], ARGV[1], input .. ':' .. reserve .. ':' .. at .. ':w')
@@ -245,11 +245,9 @@ type Arg = string | number | Buffer;
 interface BudgetCommands {
   turdifyBudgetUsage(...args: Arg[]): Promise<(string | number)[]>;
   turdifyBudgetAdmit(...args: Arg[]): Promise<(string | number)[]>;
+  turdifyBudgetWrite(...args: Arg[]): Promise<number>;
   turdifyBudgetRelease(...args: Arg[]): Promise<number>;
   turdifyBudgetReconcile(...args: Arg[]): Promise<number>;
-}
-interface MultiWithWritten {
-  turdifyBudgetWritten(...args: Arg[]): MultiWithWritten;
 }
 
 /** The scripts, defined once per connection (ioredis sends EVALSHA, loading them when missing). */
@@ -258,7 +256,7 @@ function scripts(redis: Redis): BudgetCommands {
   if (!r.turdifyBudgetAdmit) {
     redis.defineCommand('turdifyBudgetUsage', { numberOfKeys: 2, lua: USAGE });
     redis.defineCommand('turdifyBudgetAdmit', { numberOfKeys: 2, lua: ADMIT });
-    redis.defineCommand('turdifyBudgetWritten', { numberOfKeys: 2, lua: WRITTEN });
+    redis.defineCommand('turdifyBudgetWrite', { numberOfKeys: 2, lua: WRITE });
     redis.defineCommand('turdifyBudgetRelease', { lua: RELEASE });
     redis.defineCommand('turdifyBudgetReconcile', { numberOfKeys: 2, lua: RECONCILE });
   }
@@ -336,14 +334,17 @@ export class MemoryBudget {
     return usage;
   }
 
-  /** Writes an admitted upload and counts it as written, in one transaction. */
+  /** Writes an admitted upload and counts it as written, in one script. */
   async write(jobId: string, bytes: Buffer, ttlSeconds: number): Promise<void> {
     const key = this.keys.input(jobId);
-    const multi = this.redis.multi().set(key, bytes, 'EX', Math.ceil(ttlSeconds));
-    (multi as unknown as MultiWithWritten).turdifyBudgetWritten(this.keys.ledger, key, jobId);
-    const replies = await multi.exec();
-    for (const [err] of replies ?? []) if (err) throw err;
-    if (replies?.[1]?.[1] !== 1) throw new Error(`the admission of upload ${jobId} lapsed before its write`);
+    const stored = await this.cmd.turdifyBudgetWrite(
+      this.keys.ledger,
+      key,
+      jobId,
+      bytes,
+      Math.ceil(ttlSeconds),
+    );
+    if (stored !== 1) throw new Error(`the admission of upload ${jobId} lapsed before its write`);
   }
 
   /** Deletes the keys and gives the job's bytes back (once, however often it is called). */
