@@ -241,3 +241,71 @@ function spliceFields(
   }
   return Buffer.concat(parts);
 }
+
+/**
+ * Cuts a model in two before the node named `before`: the first part computes the tensor that node
+ * reads and outputs it; the second takes that tensor as its input and computes the rest. Every node
+ * and initializer is copied verbatim (as in editModel); each part keeps the initializers its nodes
+ * use. Throws unless the second part reads nothing of the first's but that one tensor.
+ */
+export function splitModel(
+  bytes: Uint8Array,
+  before: string,
+): { head: Uint8Array; tail: Uint8Array; tensor: string } {
+  const root = ModelProto().root;
+  const nodeType = root.lookupType('onnx.NodeProto');
+  const tensorType = root.lookupType('onnx.TensorProto');
+  const valueInfo = root.lookupType('onnx.ValueInfoProto');
+  let graphBytes: Uint8Array | undefined;
+  spliceFields(bytes, (f, c) => {
+    if (f === 7) graphBytes = c;
+    return c;
+  });
+  if (!graphBytes) throw new Error('not an ONNX model: no graph');
+  const nodes: { io: { input: string[]; output: string[]; name: string } }[] = [];
+  const initializers: { name: string }[] = [];
+  spliceFields(graphBytes, (f, c) => {
+    if (f === 1) nodes.push({ io: nodeType.decode(c) as never });
+    if (f === 5) initializers.push({ name: (tensorType.decode(c) as never as { name: string }).name });
+    return c;
+  });
+  const at = nodes.findIndex((n) => n.io.name === before);
+  if (at < 1) throw new Error(`splitModel: no node ${before} after the first`);
+  const tensor = nodes[at]!.io.input[0]!;
+  const made = new Set(nodes.slice(0, at).flatMap((n) => n.io.output));
+  const crossing = [...new Set(nodes.slice(at).flatMap((n) => n.io.input))].filter(
+    (t) => made.has(t) && t !== tensor,
+  );
+  if (crossing.length) throw new Error(`splitModel: the tail also reads ${crossing.join(', ')}`);
+  const declared = encodeValueInfo(valueInfo, tensor);
+  // Fields are matched by position: each walk of the graph meets them in the same order.
+  const part = (from: number, to: number, input: 'keep' | Uint8Array, output: 'keep' | Uint8Array) => {
+    const used = new Set(nodes.slice(from, to).flatMap((n) => n.io.input));
+    let node = 0;
+    let init = 0;
+    let inputDone = false;
+    let outputDone = false;
+    const graph = spliceFields(graphBytes!, (f, c) => {
+      if (f === 1) {
+        const i = node++;
+        return i >= from && i < to ? c : null;
+      }
+      if (f === 5) return used.has(initializers[init++]!.name) ? c : null;
+      // One declaration replaces all of them (the first kept, the rest dropped).
+      if (f === 11 && input !== 'keep') return inputDone ? null : ((inputDone = true), input);
+      if (f === 12 && output !== 'keep') return outputDone ? null : ((outputDone = true), output);
+      if (f === 13) return null;
+      return c;
+    });
+    return spliceFields(bytes, (f, c) => (f === 7 ? graph : c));
+  };
+  return {
+    head: part(0, at, 'keep', declared),
+    tail: part(at, nodes.length, declared, 'keep'),
+    tensor,
+  };
+}
+
+/** A float tensor of any shape, by name. */
+const encodeValueInfo = (type: protobuf.Type, name: string): Uint8Array =>
+  type.encode(type.fromObject({ name, type: { tensor_type: { elem_type: DataType.FLOAT } } })).finish();
