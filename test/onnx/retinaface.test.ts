@@ -6,7 +6,6 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import sharp from 'sharp';
 import { createLogger } from '../../shared/logger.js';
 import {
   createDetector,
@@ -14,16 +13,8 @@ import {
   type FaceDetector,
   type RgbImage,
 } from '../../worker/detectors/index.js';
-import {
-  BAND_CUT,
-  BAND_ROWS,
-  openSplitSessions,
-  retinafaceLook,
-  splitGraph,
-  wholeGraph,
-} from '../../worker/detectors/retinaface.js';
 import { ensureModel, retinafaceModel } from '../../worker/onnx/modelFile.js';
-import { readMetadata, splitModel } from '../../worker/onnx/onnxProto.js';
+import { readMetadata } from '../../worker/onnx/onnxProto.js';
 import {
   buildRetinaFaceOnnx,
   readRetinaFaceWeights,
@@ -50,16 +41,6 @@ describe('RetinaFace model file', () => {
       Buffer.from(onDisk.bytes).equals(Buffer.from(a.bytes)),
       'models/retinaface_mnet025_v1.onnx is stale',
     );
-  });
-
-  it('is cut in two only where the second part reads nothing of the first but one tensor', () => {
-    const model = buildRetinaFaceOnnx('v1').bytes;
-    const cut = splitModel(model, BAND_CUT);
-    assert.equal(cut.tensor, 'conv_4_relu');
-    assert.ok(cut.head.length + cut.tail.length < model.length + 4096, 'the weights are not duplicated');
-    // After the stride-32 head, the FPN still reads the backbone's stride-8 and stride-16 maps.
-    assert.throws(() => splitModel(model, 'rf_c2_lateral'), /the tail also reads/);
-    assert.throws(() => splitModel(model, 'no_such_node'), /no node no_such_node/);
   });
 
   it('refuses a weight file whose sha256 is not the pinned one', () => {
@@ -152,37 +133,6 @@ describe('RetinaFace on onnxruntime-node and on WebAssembly', () => {
       const img = images.get(f.file)!;
       // The arena changes where tensors live, never what is computed: the same faces to the bit.
       assert.deepEqual(await lean.detect(img, 0.2), await native.detect(img, 0.2), f.file);
-    }
-  });
-
-  it('find exactly the same faces with the graph cut in two, and its first layers in bands of rows', async () => {
-    const ort = await loadOrt('onnx');
-    const model = ensureModel(retinafaceModel('v1')).bytes;
-    const parts = await openSplitSessions(ort, 'onnx', model, { threads: 1, memoryArena: true });
-    const whole = retinafaceLook(wholeGraph(ort, await openSession(ort, 'onnx', model, 1)));
-    const banded = retinafaceLook(splitGraph(ort, parts, 0));
-    const split = retinafaceLook(splitGraph(ort, parts, Infinity));
-    // Every fixture at its own size, and one enlarged to 2048 px: from 2 bands to 7, the last one short.
-    const big = images.get(fixtures.find((f) => !f.negative)!.file)!;
-    const k = 2048 / Math.max(big.width, big.height);
-    const enlarged = await sharp(big.data, { raw: { width: big.width, height: big.height, channels: 3 } })
-      .resize(Math.round(big.width * k), Math.round(big.height * k))
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const pictures = [
-      ...fixtures.map((f) => ({ name: f.file, img: images.get(f.file)! })),
-      {
-        name: 'enlarged',
-        img: { data: enlarged.data, width: enlarged.info.width, height: enlarged.info.height },
-      },
-    ];
-    for (const { name, img } of pictures) {
-      assert.ok(img.height > BAND_ROWS, `${name}: one band only`);
-      const reference = await whole(img, 0.02);
-      assert.deepEqual(await banded(img, 0.02), reference, `${name} in bands`);
-      assert.deepEqual(await split(img, 0.02), reference, `${name} through head and tail`);
-      // Enlarged in the head's prefix (small photos): never in bands, the same as the whole graph.
-      assert.deepEqual(await banded(img, 0.02, 1.5), await whole(img, 0.02, 1.5), `${name} enlarged`);
     }
   });
 

@@ -11,15 +11,7 @@ import {
   retinafacePackageVersion,
   type RetinaFaceVariant,
 } from '../onnx/retinafaceModel.js';
-import { splitModel } from '../onnx/onnxProto.js';
-import {
-  loadOrt,
-  openSession,
-  type OrtBackend,
-  type OrtModule,
-  type OrtSession,
-  type OrtTensor,
-} from '../onnx/runtime.js';
+import { loadOrt, openSession, type OrtBackend, type OrtModule, type OrtSession } from '../onnx/runtime.js';
 import { calibrate, type Calibration } from './calibration.js';
 import { selfCheckImage } from './selfCheck.js';
 import type { Detection, FaceDetector, RgbImage } from './types.js';
@@ -60,126 +52,15 @@ export type RawFace = Detection & { landmarks: Landmarks };
 /** One look at `img`, enlarged or reduced by `scale` inside the graph; faces in `img`'s pixels. */
 export type RetinaFaceLook = (img: RgbImage, minScore: number, scale?: number) => Promise<RawFace[]>;
 
-/**
- * The graph cut in two before the backbone's first stride-8 layer (onnxProto.ts, splitModel): the
- * head (prefix to conv_4, stride 4) holds the largest activations of a run, so on a large picture it
- * runs on bands of rows and the tail on the stitched stride-4 map.
- */
-export interface BandedSessions {
-  head: OrtSession;
-  tail: OrtSession;
-  /** The tensor the head outputs and the tail reads. */
-  tensor: string;
-}
-export const BAND_CUT = 'conv_5_dw_conv2d';
-/**
- * Rows per band, and rows each band also reads above and below (discarded from its output). Both
- * multiples of 32, so a band needs no padding but at the picture's end; the overlap exceeds the
- * head's receptive field (19 px), so the stitched map equals the whole graph's exactly (tested).
- * Measured (docs/performance.md): a worker on the 10 MP photo peaks at 485 instead of 544 MB, as fast.
- */
-export const BAND_ROWS = 256;
-export const BAND_OVERLAP = 32;
-const HEAD_STRIDE = 4;
-/** The network's largest stride: the graph pads each side to a multiple of it (retinafaceModel.ts). */
-const STRIDE_MAX = 32;
-
-/** The head on bands of `img`'s rows (seen at its own size), stitched; then the tail. */
-async function runInBands(ort: OrtModule, parts: BandedSessions, img: RgbImage): Promise<Outputs> {
-  const { width, height } = img;
-  const padded = (n: number) => Math.ceil(n / STRIDE_MAX) * STRIDE_MAX;
-  const mapRows = padded(height) / HEAD_STRIDE;
-  let map: Float32Array | undefined;
-  let channels = 0;
-  let cols = 0;
-  for (let c0 = 0; c0 < height; c0 += BAND_ROWS) {
-    const c1 = Math.min(height, c0 + BAND_ROWS);
-    const s0 = Math.max(0, c0 - BAND_OVERLAP);
-    const s1 = Math.min(height, c1 + BAND_OVERLAP);
-    const rows = s1 - s0;
-    const band = (
-      await parts.head.run({
-        image: new ort.Tensor('uint8', img.data.subarray(s0 * width * 3, s1 * width * 3), [rows, width, 3]),
-        size: new ort.Tensor('int64', BigInt64Array.of(BigInt(rows), BigInt(width)), [2]),
-      })
-    )[parts.tensor]!;
-    try {
-      const [, ch, bandRows, bandCols] = band.dims as number[];
-      if (bandRows! * HEAD_STRIDE !== padded(rows)) throw new Error('retinaface: unexpected head stride');
-      if (!map) {
-        [channels, cols] = [ch!, bandCols!];
-        map = new Float32Array(channels * mapRows * cols);
-      }
-      // This band's own rows of the map; the last band also brings the picture's bottom padding.
-      const from = (c0 - s0) / HEAD_STRIDE;
-      const count = c1 === height ? bandRows! - from : (c1 - c0) / HEAD_STRIDE;
-      const data = band.data as Float32Array;
-      for (let c = 0; c < channels; c++) {
-        const at = (c * bandRows! + from) * cols;
-        map.set(data.subarray(at, at + count * cols), (c * mapRows + c0 / HEAD_STRIDE) * cols);
-      }
-    } finally {
-      band.dispose();
-    }
-  }
-  return parts.tail.run({ [parts.tensor]: new ort.Tensor('float32', map!, [1, channels, mapRows, cols]) });
-}
-
-/** The network's outputs for `img` seen at seenH × seenW. */
-export type LookRunner = (img: RgbImage, seenH: number, seenW: number) => Promise<Outputs>;
-type Outputs = Record<string, OrtTensor>;
-
-const feeds = (ort: OrtModule, img: RgbImage, seenH: number, seenW: number) => ({
-  image: new ort.Tensor('uint8', img.data, [img.height, img.width, 3]),
-  size: new ort.Tensor('int64', BigInt64Array.of(BigInt(seenH), BigInt(seenW)), [2]),
-});
-
-/** The whole graph in one session (the reference the split graph is tested against). */
-export const wholeGraph =
-  (ort: OrtModule, session: OrtSession): LookRunner =>
-  (img, seenH, seenW) =>
-    session.run(feeds(ort, img, seenH, seenW));
-
-/**
- * The graph as head and tail: in bands where the picture is looked at as it is and is taller than
- * `aboveRows`, else the head on the whole picture (enlarged in its prefix) and the tail on its map.
- * Always these two sessions, never a third whole one: each session keeps its own memory arena, so a
- * third would hold the small looks' high-water beside the bands' (measured: 200 jobs, peak 636 MB
- * with three against 527 with one).
- */
-export function splitGraph(ort: OrtModule, parts: BandedSessions, aboveRows = 2 * BAND_ROWS): LookRunner {
-  return async (img, seenH, seenW) => {
-    if (seenW === img.width && seenH === img.height && img.height > aboveRows)
-      return runInBands(ort, parts, img);
-    const map = (await parts.head.run(feeds(ort, img, seenH, seenW)))[parts.tensor]!;
-    try {
-      return await parts.tail.run({ [parts.tensor]: map });
-    } finally {
-      map.dispose();
-    }
-  };
-}
-
-/** The head's and the tail's sessions (one graph cut in two: onnxProto.ts, splitModel). */
-export async function openSplitSessions(
-  ort: OrtModule,
-  backend: OrtBackend,
-  model: Uint8Array,
-  opts: { threads: number; memoryArena: boolean },
-): Promise<BandedSessions> {
-  const open = (bytes: Uint8Array) =>
-    openSession(ort, backend, bytes, opts.threads, { memoryArena: opts.memoryArena });
-  const cut = splitModel(model, BAND_CUT);
-  return { head: await open(cut.head), tail: await open(cut.tail), tensor: cut.tensor };
-}
-
-export function retinafaceLook(run: LookRunner): RetinaFaceLook {
+export function retinafaceLook(ort: OrtModule, session: OrtSession): RetinaFaceLook {
   return async (img, minScore, scale = 1) => {
     const { width, height } = img;
     if (img.data.length !== width * height * 3) throw new Error('retinaface: expected packed RGB');
     const seenW = Math.max(1, Math.round(width * scale));
     const seenH = Math.max(1, Math.round(height * scale));
-    const out = await run(img, seenH, seenW);
+    const image = new ort.Tensor('uint8', img.data, [height, width, 3]);
+    const size = new ort.Tensor('int64', BigInt64Array.of(BigInt(seenH), BigInt(seenW)), [2]);
+    const out = await session.run({ image, size });
     const found: RawFace[] = [];
     const floor = Math.min(minScore, DECODE_FLOOR);
     try {
@@ -352,8 +233,6 @@ export interface RetinaFaceOptions {
   maxSide?: number;
   /** Report the model's probabilities as they are (benchmarks measuring the calibration). */
   rawScores?: boolean;
-  /** Looks taller than this many rows run in bands (default 2 × BAND_ROWS; Infinity: never). */
-  bandsAbove?: number;
 }
 
 export async function createRetinaFace(opts: RetinaFaceOptions, log: Logger): Promise<FaceDetector> {
@@ -362,8 +241,10 @@ export async function createRetinaFace(opts: RetinaFaceOptions, log: Logger): Pr
   if (model.origin !== 'file')
     log.info({ path: model.path, origin: model.origin, ms: model.buildMs }, 'onnx model built');
   const ort = await loadOrt(opts.backend);
-  const parts = await openSplitSessions(ort, opts.backend, model.bytes, opts);
-  const look = retinafaceLook(splitGraph(ort, parts, opts.bandsAbove));
+  const session = await openSession(ort, opts.backend, model.bytes, opts.threads, {
+    memoryArena: opts.memoryArena,
+  });
+  const look = retinafaceLook(ort, session);
   const minSide = opts.minSide ?? RETINAFACE_MIN_SIDE;
   const turns: readonly Turn[] = opts.turns ? [0, 90, 180, 270] : [0];
   const table = opts.rawScores ? [] : RETINAFACE_CALIBRATION[opts.variant];

@@ -6,7 +6,6 @@ import type * as OrtNode from 'onnxruntime-node';
 
 export type OrtModule = Pick<typeof OrtNode, 'InferenceSession' | 'Tensor'>;
 export type OrtSession = OrtNode.InferenceSession;
-export type OrtTensor = OrtNode.Tensor;
 export type OrtBackend = 'onnx' | 'wasm';
 
 /**
