@@ -8,9 +8,9 @@
 // (`keys.ledgerExpiry`) orders the entries by their upload's expiry.
 //
 // Exact under concurrency: admission, the write, and release are Lua scripts, each atomic against
-// every API and worker process. Two uploads cannot both take the
-// last bytes; a job that completes, fails or is deleted while others arrive subtracts its bytes once
-// (release is idempotent: only the call that removes the entry subtracts).
+// every API and worker process. Two uploads cannot both take the last bytes; a job that completes,
+// fails or is deleted while others arrive subtracts its bytes once (release is idempotent: only the
+// call that removes the entry subtracts).
 //
 // Self-correcting: admissions and usage reads first drop the entries whose upload's TTL has passed
 // (no worker took it); once a minute an admission recomputes the totals from the entries, dropping
