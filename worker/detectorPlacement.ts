@@ -19,17 +19,27 @@ export async function startDetector(
   config: Pick<Config, 'INFERENCE_THREAD' | 'LOG_LEVEL'>,
   spec: DetectorSpec,
   log: Logger,
+  /** How a detector is made in this process (tests replace it). */
+  create?: (spec: DetectorSpec, log: Logger) => Promise<FaceDetector>,
 ): Promise<OwnDetector> {
   const inThread = () => startDetectorThread({ ...spec, logLevel: config.LOG_LEVEL }, log);
   // Imported only when the model runs here: with the thread, this isolate never loads a runtime.
-  const here = async () => (await import('./detectors/index.js')).createDetector(spec, log);
+  const here = async (s: DetectorSpec = spec) =>
+    (create ?? (await import('./detectors/index.js')).createDetector)(s, log);
   if (config.INFERENCE_THREAD === true) return inThread();
   if (config.INFERENCE_THREAD === false) return here();
+  if (spec.backend === 'onnx') return here();
   // SSD under auto tries tfjs-node first, and TinyFaceDetector never runs on ONNX Runtime.
-  const onnxFirst = spec.backend === 'onnx' || (spec.backend === 'auto' && spec.detector === 'retinaface');
-  if (!onnxFirst) return inThread();
-  const detector = await here();
-  if (detector.backend === 'onnx') return detector;
-  log.warn({ backend: detector.backend }, 'the model is not on onnxruntime-node: running it in a thread');
-  return inThread();
+  if (!(spec.backend === 'auto' && spec.detector === 'retinaface')) return inThread();
+  // Only onnxruntime-node is tried here: were the WebAssembly fallback made here too, it would be
+  // dropped for a thread with its session still held.
+  try {
+    return await here({ ...spec, backend: 'onnx' });
+  } catch (err) {
+    log.warn(
+      { err: String(err).split('\n')[0] },
+      'onnxruntime-node did not load here: running the model in a thread',
+    );
+    return inThread();
+  }
 }
