@@ -214,6 +214,17 @@ describe('onnx backend', () => {
     assert.equal(onnxThreads({ threads: 3, localWorkers: 2, cores: 2 }), 3);
   });
 
+  it('finds the same faces with ONNX Runtime’s memory arena off (ONNX_MEMORY_ARENA=false)', async () => {
+    const lean = await createDetector(
+      { detector: 'ssd', tinyInputSize: 416, onnxThreads: 1, backend: 'onnx', onnxMemoryArena: false },
+      log,
+    );
+    for (const f of fixtures) {
+      const img = images.get(f.file)!;
+      assert.deepEqual(await lean.detect(img, 0.5), await onnx.detect(img, 0.5), f.file);
+    }
+  });
+
   it('keeps ONNX Runtime’s memory arena unless ONNX_MEMORY_ARENA=false', () => {
     assert.equal(detectorSpec(loadConfig({})).onnxMemoryArena, true);
     assert.equal(detectorSpec(loadConfig({ ONNX_MEMORY_ARENA: 'false' })).onnxMemoryArena, false);

@@ -51,6 +51,8 @@ export interface FaceApiOptions {
   backend: BackendPreference;
   /** onnx only: intra-op threads. */
   threads: number;
+  /** onnx only: ONNX Runtime keeps its arena between runs (default true; runtime.ts, openSession). */
+  memoryArena?: boolean;
   /** Report the model's scores as they are (benchmarks measuring the calibration). */
   rawScores?: boolean;
 }
@@ -187,7 +189,7 @@ async function createOnnxSsd(opts: FaceApiOptions, log: Logger): Promise<FaceDet
   const model = ensureModel(SSD_MODEL);
   if (model.origin !== 'file')
     log.info({ path: model.path, origin: model.origin, ms: model.buildMs }, 'onnx model built');
-  const session = await openSsdSession(model.bytes, opts.threads);
+  const session = await openSsdSession(model.bytes, opts.threads, opts.memoryArena);
   await checkSession(session);
   const detector: FaceDetector = {
     name: 'ssd_mobilenetv1',

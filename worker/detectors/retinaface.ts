@@ -226,7 +226,7 @@ export interface RetinaFaceOptions {
   backend: OrtBackend;
   threads: number;
   /** onnx backend: ONNX Runtime keeps its arena between runs (runtime.ts, openSession). */
-  memoryArena: boolean;
+  memoryArena?: boolean;
   /** Find the photo's upright turn first (90°, 180°, 270° as well as 0°). */
   turns: boolean;
   minSide?: number;

@@ -18,13 +18,19 @@ export interface SsdSession {
   release(): Promise<void>;
 }
 
-export async function openSsdSession(model: Uint8Array, threads: number): Promise<SsdSession> {
+export async function openSsdSession(
+  model: Uint8Array,
+  threads: number,
+  memoryArena = true,
+): Promise<SsdSession> {
   const session = await ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
+    // ONNX_MEMORY_ARENA, as for RetinaFace (runtime.ts, openSession).
+    enableCpuMemArena: memoryArena,
     // Threads sleep between runs instead of spinning: a worker never burns a core it is not using.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
