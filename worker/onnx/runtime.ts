@@ -28,6 +28,29 @@ export async function loadOrt(backend: OrtBackend): Promise<OrtModule> {
   return web as unknown as OrtModule;
 }
 
+/** CPU-provider settings every onnxruntime-node session here shares (RetinaFace's and face-api's SSD). */
+export function cpuSessionOptions(
+  threads: number,
+  memoryArena = true,
+): OrtNode.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    // With the arena, a run's activations come from memory the last run used; without it every
+    // tensor is a fresh malloc, and the large ones fresh pages the kernel must fault in and zero
+    // (a 2048 px look: 6 copies of 36 MB in the graph's prefix alone). Measured 2026-12-04 (floor,
+    // one thread): 10 MP photo 658 → 427 ms, fixture photos 18–35 % faster, dev-set photos 5–6 %.
+    // The cost is residency: the largest look's working memory stays (worker over 200 jobs: peak
+    // 530 → 556 MB, at the end 366 → 528 MB). memoryArena false gives it back after each run.
+    enableCpuMemArena: memoryArena,
+    // Threads sleep between runs instead of spinning: a worker never burns a core it is not using.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
 export async function openSession(
   ort: OrtModule,
   backend: OrtBackend,
@@ -37,22 +60,9 @@ export async function openSession(
 ): Promise<OrtSession> {
   if (backend === 'wasm') return ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
   return ort.InferenceSession.create(model, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
+    ...cpuSessionOptions(threads, opts.memoryArena),
     // Every photo has its own size: planning memory per input shape cost more than it saved (≈ 2× on
     // the first run of each new shape).
     enableMemPattern: false,
-    // With the arena, a run's activations come from memory the last run used; without it every
-    // tensor is a fresh malloc, and the large ones fresh pages the kernel must fault in and zero
-    // (a 2048 px look: 6 copies of 36 MB in the graph's prefix alone). Measured 2026-12-04 (floor,
-    // one thread): 10 MP photo 658 → 427 ms, fixture photos 18–35 % faster, dev-set photos 5–6 %.
-    // The cost is residency: the largest look's working memory stays (worker over 200 jobs: peak
-    // 530 → 556 MB, at the end 366 → 528 MB). memoryArena false gives it back after each run.
-    enableCpuMemArena: opts.memoryArena ?? true,
-    // Threads sleep between runs instead of spinning: a worker never burns a core it is not using.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
 }

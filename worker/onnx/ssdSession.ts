@@ -2,6 +2,7 @@
 // network, box decoding and non-maximum suppression; this file feeds it and maps boxes back to the
 // image exactly as face-api's SsdMobilenetv1.locateFaces does.
 import * as ort from 'onnxruntime-node';
+import { cpuSessionOptions } from './runtime.js';
 import { INPUT_SIZE } from './ssdMobilenetv1.js';
 
 export interface Box {
@@ -23,17 +24,9 @@ export async function openSsdSession(
   threads: number,
   memoryArena = true,
 ): Promise<SsdSession> {
-  const session = await ort.InferenceSession.create(model, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    // ONNX_MEMORY_ARENA, as for RetinaFace (runtime.ts, openSession).
-    enableCpuMemArena: memoryArena,
-    // Threads sleep between runs instead of spinning: a worker never burns a core it is not using.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  });
+  // ONNX Runtime's memory pattern stays on here (the default; never measured off for SSD, whose
+  // network always sees 512 × 512 whatever the photo's size).
+  const session = await ort.InferenceSession.create(model, cpuSessionOptions(threads, memoryArena));
   return {
     threads,
     async detect(rgb, minConfidence) {
